@@ -1,0 +1,132 @@
+"""python -m rag.ask: answer a question from your documents, with its exact citation.
+
+With no question argument, questions are read one per line from stdin (models and index load
+once); with --json each answer is one JSON object per line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+
+from rag.cli import add_corpus_args, run
+from rag.config import TOP_K
+from rag.documents import check_docs_dir
+from rag.errors import UsageError
+from rag.pipeline import Pipeline, validate_question
+from rag.reader import DEFAULT_READER, READERS
+from rag.types import Answer, Passage, Result
+
+EXAMPLE = "who supplies GPUs in the deal?"
+NOT_FOUND = "Not found in the documents."
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m rag.ask",
+        description="Answer a question with a short span copied from your documents, and cite it. "
+        "If the documents do not hold the answer, say so.",
+        epilog=f'Examples:\n  python -m rag.ask "{EXAMPLE}"\n'
+        f'  python -m rag.ask --json "{EXAMPLE}"\n'
+        "  printf 'q1\\nq2\\n' | python -m rag.ask --json   (one JSON object per line)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("question", nargs="?", help="the question; omit it to read questions from stdin")
+    add_corpus_args(parser)
+    parser.add_argument(
+        "--top-k", type=int, default=TOP_K, metavar="N", help="passages to retrieve and show (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--reader", default=DEFAULT_READER, choices=READERS, help="which reader picks the answer (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        metavar="S",
+        help="abstain when the answer's score is below S (default: the reader's own)",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    return parser.parse_args(argv)
+
+
+def marked(passage: Passage, answer: Answer | None) -> str:
+    """The passage text with the answer span wrapped in ** **, when the answer lies inside it."""
+    if answer is None or answer.source != passage.source or not passage.span.contains(answer.span):
+        return passage.text
+    a, b = answer.start - passage.start, answer.end - passage.start
+    return f"{passage.text[:a]}**{passage.text[a:b]}**{passage.text[b:]}"
+
+
+def format_human(result: Result) -> str:
+    lines = []
+    answer = result.answer
+    if answer is None:
+        lines.append(NOT_FOUND)
+        if result.passages:
+            lines.append("The closest passages:")
+    else:
+        lines.append(answer.text)
+        lines.append(f"  score {answer.score:.2f} · {answer.source}, characters {answer.start}-{answer.end}")
+        if answer.passage is not None:
+            lines.append(textwrap.indent(textwrap.fill(marked(answer.passage, answer), 88), "  > "))
+        lines.append("Passages:")
+    for i, p in enumerate(result.passages, 1):
+        lines.append(f"  {i}. {p.source} [{p.start}:{p.end}] score {p.score:.3f}")
+        lines.append(textwrap.indent(textwrap.shorten(marked(p, answer), 300), "     "))
+    return "\n".join(lines)
+
+
+def emit(result: Result, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False), flush=True)
+    else:
+        print(format_human(result), flush=True)
+
+
+def answer_stdin(pipe: Pipeline, as_json: bool) -> int:
+    """Answer each non-blank stdin line; a bad line is reported and the rest still answered."""
+    status = 0
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            emit(pipe.ask(line), as_json)
+        except UsageError as exc:
+            status = exc.exit_code
+            if as_json:
+                print(json.dumps({"question": line.rstrip("\n"), "error": str(exc)}, ensure_ascii=False))
+            print(f"error: {exc}", file=sys.stderr)
+        if not as_json:
+            print()
+    return status
+
+
+def _ask(argv: list[str] | None) -> int:
+    args = parse_args(argv)
+    if args.question is None and sys.stdin.isatty():
+        raise UsageError("give a question, or pipe questions on stdin (one per line)")
+    if args.question is not None:
+        validate_question(args.question)  # fail fast, before models load
+    check_docs_dir(args.docs)
+    pipe = Pipeline(args.docs, args.index, top_k=args.top_k, reader=args.reader, threshold=args.threshold)
+    pipe.refresh()
+    if args.question is None:
+        return answer_stdin(pipe, args.json)
+    emit(pipe.ask(args.question), args.json)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; errors become one line on stderr and a non-zero exit code."""
+    return run(_ask, argv)
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

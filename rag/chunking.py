@@ -1,0 +1,157 @@
+"""Token-bounded chunks with exact character offsets.
+
+Each content span of a document is tokenised with tiktoken (cl100k). A chunk holds at most
+``size`` tokens and ends after a sentence where one falls in its second half (else between
+words); the next chunk starts ``overlap`` tokens before it ends, moved back to a word start.
+Cuts only fall where the token stream is on a character boundary (cl100k may split one
+multibyte character over several tokens), so every chunk is the exact substring
+``text[start:end]`` of its document.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import tiktoken
+
+from rag.config import CHUNK_OVERLAP, CHUNK_TOKENS, TOKENIZER
+from rag.types import Chunk, Document, Span
+
+SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s)|\n")
+
+
+@lru_cache(maxsize=1)
+def encoding() -> tiktoken.Encoding:
+    return tiktoken.get_encoding(TOKENIZER)
+
+
+@dataclass(frozen=True)
+class ChunkConfig:
+    size: int = CHUNK_TOKENS
+    overlap: int = CHUNK_OVERLAP
+
+    def __post_init__(self) -> None:
+        if self.size < 8:
+            raise ValueError("chunk size must be at least 8 tokens")
+        if not 0 <= self.overlap <= self.size // 2:
+            raise ValueError("chunk overlap must be between 0 and half the chunk size")
+
+
+def token_boundaries(text: str) -> list[int]:
+    """Character offsets of the cut points between tokens of ``text``, from 0 to ``len(text)``.
+
+    Entry ``i`` is where token ``i`` starts; a token that starts inside a multibyte character
+    gets ``-1`` (no cut allowed before it).
+    """
+    tokens = encoding().encode(text, disallowed_special=())
+    char_at_byte: dict[int, int] = {}
+    byte = 0
+    for i, ch in enumerate(text):
+        char_at_byte[byte] = i
+        byte += len(ch.encode("utf-8"))
+    char_at_byte[byte] = len(text)
+    cuts: list[int] = []
+    byte = 0
+    for token in tokens:
+        cuts.append(char_at_byte.get(byte, -1))
+        byte += len(encoding().decode_single_token_bytes(token))
+    cuts.append(len(text))
+    return cuts
+
+
+def sentence_ends(text: str) -> list[int]:
+    """Character offsets just after each sentence end in ``text``."""
+    return [m.end() for m in SENTENCE_END.finditer(text)]
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _valid_cut_before(cuts: list[int], k: int) -> int:
+    """The nearest token index ``<= k`` where a cut falls on a character boundary."""
+    while k > 0 and cuts[k] < 0:
+        k -= 1
+    return k
+
+
+def _choose_end(text: str, cuts: list[int], ends: list[int], start_tok: int, size: int) -> int:
+    """Token index where a chunk starting at ``start_tok`` ends: a sentence end if possible."""
+    last = len(cuts) - 1
+    hard = min(start_tok + size, last)
+    if hard == last:
+        return last
+    hard = _valid_cut_before(cuts, hard)
+    if hard <= start_tok:  # a single character wider than the window: take it whole
+        hard = start_tok + 1
+        while hard < last and cuts[hard] < 0:
+            hard += 1
+        return hard
+    lo_char, hi_char = max(cuts[start_tok : start_tok + max(1, (hard - start_tok) // 2) + 1]), cuts[hard]
+    i = bisect.bisect_right(ends, hi_char) - 1
+    if i >= 0 and ends[i] >= lo_char:
+        for k in range(hard, start_tok, -1):  # the last token cut at or before that end
+            if 0 <= cuts[k] <= ends[i]:
+                return k
+    word = _word_start_before(text, cuts, hard, start_tok + 1)
+    return word if cuts[word] >= lo_char else hard
+
+
+def _is_word_start(text: str, at: int) -> bool:
+    return at <= 0 or at >= len(text) or text[at].isspace() or text[at - 1].isspace()
+
+
+def _word_start_before(text: str, cuts: list[int], k: int, floor: int) -> int:
+    """The nearest token index in ``[floor, k]`` cut on a character boundary between words,
+    or the character-boundary cut nearest ``k`` when a long word fills the whole range."""
+    for j in range(k, floor - 1, -1):
+        if cuts[j] >= 0 and _is_word_start(text, cuts[j]):
+            return j
+    return _valid_cut_before(cuts, k)
+
+
+def token_windows(piece: str, cuts: list[int], config: ChunkConfig) -> list[tuple[int, int]]:
+    """The (first, last + 1) token indices of each chunk of ``piece``, in order."""
+    ends = sentence_ends(piece)
+    last = len(cuts) - 1
+    windows: list[tuple[int, int]] = []
+    start_tok = 0
+    while start_tok < last:
+        end_tok = _choose_end(piece, cuts, ends, start_tok, config.size)
+        windows.append((start_tok, end_tok))
+        if end_tok >= last:
+            break
+        nxt = _word_start_before(piece, cuts, end_tok - config.overlap, start_tok + 1)
+        start_tok = max(nxt, start_tok + 1)
+        while cuts[start_tok] < 0:
+            start_tok += 1
+    return windows
+
+
+def chunk_span(text: str, span: Span, config: ChunkConfig) -> list[tuple[int, int, int]]:
+    """Chunks of ``text[span.start:span.end]`` as (start, end, n_tokens) in document offsets."""
+    piece = text[span.start : span.end]
+    cuts = token_boundaries(piece)
+    out = []
+    for start_tok, end_tok in token_windows(piece, cuts, config):
+        start, end = _trim(piece, cuts[start_tok], cuts[end_tok])
+        if end > start:
+            out.append((span.start + start, span.start + end, end_tok - start_tok))
+    return out
+
+
+def chunk_document(doc: Document, config: ChunkConfig | None = None) -> list[Chunk]:
+    """All chunks of one document's content, in order."""
+    config = config or ChunkConfig()
+    return [
+        Chunk(doc.source, start, end, doc.text[start:end], n_tokens)
+        for span in doc.content
+        for start, end, n_tokens in chunk_span(doc.text, span, config)
+    ]

@@ -1,0 +1,127 @@
+"""Reading a docs folder into Documents, and telling content from page chrome.
+
+The text of a Document is the file decoded exactly as stored (no newline translation,
+no normalisation), so every offset the system reports indexes the file itself.
+Cleaning never edits that text: it only lists the spans that are content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.config import DOC_SUFFIXES
+from rag.errors import UsageError
+from rag.types import Document, Span
+
+# Whole lines that are navigation or forum furniture, not content. Matched after
+# stripping whitespace and a leading bullet, case-insensitively.
+CHROME_LINE = re.compile(
+    r"(?:back|top|back to top|home|menu|share|reply|quote|next|previous|print|"
+    r"skip to (?:main )?content|log ?in|sign ?in|sign ?up|subscribe|"
+    r"(?:thread |post )?author)",
+    re.IGNORECASE,
+)
+BULLET = re.compile(r"^[\s•·▪►*\-–—]+")
+LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file the loader left out, and why (shown to the user as a warning)."""
+
+    source: str
+    reason: str
+
+
+def is_chrome(line: str) -> bool:
+    """True for a line that is page furniture ("Back", "• Thread Author") or blank."""
+    bare = BULLET.sub("", line.strip()).strip()
+    return not bare or CHROME_LINE.fullmatch(bare) is not None
+
+
+def content_spans(text: str) -> tuple[Span, ...]:
+    """The spans of ``text`` that are content: runs of non-chrome lines, trimmed of whitespace.
+
+    A run ends at a chrome or blank line, so a chunk never has to straddle one.
+    """
+    spans: list[Span] = []
+    run_start: int | None = None
+    run_end = 0
+    for match in LINE.finditer(text):
+        if match.start() == match.end():
+            break
+        line = match.group()
+        if is_chrome(line):
+            if run_start is not None:
+                spans.append(Span(run_start, run_end))
+                run_start = None
+            continue
+        stripped_left = len(line) - len(line.lstrip())
+        if run_start is None:
+            run_start = match.start() + stripped_left
+        run_end = match.start() + len(line.rstrip())
+    if run_start is not None:
+        spans.append(Span(run_start, run_end))
+    return tuple(spans)
+
+
+def decode(data: bytes) -> str:
+    """Decode a file's bytes as UTF-8 text, refusing binary data (NUL bytes) and other encodings."""
+    if b"\x00" in data[:8192]:
+        raise ValueError("binary file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 (byte {exc.start})") from None
+
+
+def make_document(source: str, text: str, sha256: str = "") -> Document:
+    return Document(source=source, text=text, content=content_spans(text), sha256=sha256)
+
+
+def read_document(path: Path, source: str) -> Document:
+    data = path.read_bytes()
+    return make_document(source, decode(data), hashlib.sha256(data).hexdigest())
+
+
+def doc_paths(docs_dir: Path) -> Iterator[tuple[str, Path]]:
+    """Every supported file under ``docs_dir`` as (source, path), sorted, hidden files left out."""
+    for path in sorted(docs_dir.rglob("*")):
+        rel = path.relative_to(docs_dir)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if path.is_file() and path.suffix.lower() in DOC_SUFFIXES:
+            yield rel.as_posix(), path
+
+
+def check_docs_dir(docs_dir: Path) -> None:
+    if not docs_dir.is_dir():
+        raise UsageError(f"docs folder not found: {docs_dir}")
+    if next(doc_paths(docs_dir), None) is None:
+        kinds = ", ".join(DOC_SUFFIXES)
+        raise UsageError(f"no documents ({kinds}) in docs folder: {docs_dir}")
+
+
+def load_documents(docs_dir: Path, warn: bool = True) -> tuple[list[Document], list[Skipped]]:
+    """Load every readable document; unreadable ones are skipped with a warning naming them."""
+    check_docs_dir(docs_dir)
+    docs: list[Document] = []
+    skipped: list[Skipped] = []
+    for source, path in doc_paths(docs_dir):
+        try:
+            docs.append(read_document(path, source))
+        except (ValueError, OSError) as exc:
+            skipped.append(Skipped(source, str(exc)))
+            if warn:
+                print(f"warning: skipped {source}: {exc}", file=sys.stderr)
+    return docs, skipped
+
+
+def text_of(docs_dir: Path, source: str) -> str:
+    """The full text of one document, the text every offset of ``source`` refers to."""
+    return decode((docs_dir / source).read_bytes())

@@ -1,0 +1,65 @@
+"""python -m rag.index: build or update the index of a docs folder.
+
+Only added or changed files are embedded; removed files leave the index. The new index
+replaces the old one atomically, so an interrupted run leaves the previous one usable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rag.chunking import ChunkConfig
+from rag.cli import add_corpus_args, run
+from rag.config import CHUNK_OVERLAP, CHUNK_TOKENS
+from rag.embedding import load_embedder
+from rag.indexer import update_index
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m rag.index",
+        description="Build or update the search index of a folder of documents.",
+        epilog="Example: python -m rag.index --docs seeds --index index",
+    )
+    add_corpus_args(parser)
+    parser.add_argument(
+        "--chunk-tokens",
+        type=int,
+        default=CHUNK_TOKENS,
+        metavar="N",
+        help="tokens per chunk, cl100k (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--chunk-overlap",
+        type=int,
+        default=CHUNK_OVERLAP,
+        metavar="N",
+        help="tokens shared by consecutive chunks (default: %(default)s)",
+    )
+    return parser.parse_args(argv)
+
+
+def _index(argv: list[str] | None) -> int:
+    args = parse_args(argv)
+    try:
+        config = ChunkConfig(args.chunk_tokens, args.chunk_overlap)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    index, report = update_index(args.docs, args.index, load_embedder(), config)
+    print(f"{args.index}: {len(index.chunks)} chunks from {len(index.manifest['files'])} files ({report.summary()})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; errors become one line on stderr and a non-zero exit code."""
+    return run(_index, argv)
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,199 @@
+"""Bringing an index up to date with a docs folder, embedding only what changed.
+
+A file whose size and modification time match the manifest is taken as unchanged without
+reading it; otherwise its SHA-256 decides. Unchanged files keep their stored vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from rag.chunking import ChunkConfig, chunk_document
+from rag.config import TOKENIZER
+from rag.documents import check_docs_dir, decode, doc_paths, make_document
+from rag.embedding import Embedder
+from rag.errors import IndexUnusable
+from rag.store import Index
+from rag.types import Chunk
+
+PROGRESS_MIN_CHUNKS = 64
+
+
+@dataclass
+class FileState:
+    """What the index knows of one file: enough to tell, cheaply, whether it changed."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+    first: int = 0
+    count: int = 0
+    skipped: str = ""
+
+
+@dataclass
+class UpdateReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    embedded_chunks: int = 0
+    rebuilt_because: str = ""
+
+    @property
+    def touched(self) -> bool:
+        return bool(self.added or self.changed or self.removed or self.rebuilt_because)
+
+    def summary(self) -> str:
+        parts = [
+            f"{len(self.added)} added",
+            f"{len(self.changed)} changed",
+            f"{len(self.removed)} removed",
+            f"{len(self.unchanged)} unchanged",
+        ]
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} skipped")
+        return ", ".join(parts) + f"; embedded {self.embedded_chunks} chunks"
+
+
+def expected_settings(embedder: Embedder, config: ChunkConfig) -> dict:
+    """The manifest fields that must match for an index to be reused."""
+    return {
+        "model": embedder.name,
+        "dim": embedder.dim,
+        "tokenizer": TOKENIZER,
+        "chunk_tokens": config.size,
+        "chunk_overlap": config.overlap,
+    }
+
+
+def mismatch(manifest: dict, settings: dict) -> str:
+    """A sentence saying why an index built with other settings cannot be reused, or ''."""
+    for key, want in settings.items():
+        have = manifest.get(key)
+        if have != want:
+            return f"index was built with {key}={have!r}, this run uses {want!r}"
+    return ""
+
+
+def _old_states(old: Index | None) -> dict[str, FileState]:
+    if old is None:
+        return {}
+    return {src: FileState(**st) for src, st in old.manifest.get("files", {}).items()}
+
+
+def _is_unchanged(path: Path, state: FileState | None) -> tuple[bool, bytes | None]:
+    """(unchanged?, the file's bytes if they had to be read)."""
+    if state is None:
+        return False, None
+    stat = path.stat()
+    if stat.st_size == state.size and stat.st_mtime_ns == state.mtime_ns:
+        return True, None
+    data = path.read_bytes()
+    return hashlib.sha256(data).hexdigest() == state.sha256, data
+
+
+def plan(docs_dir: Path, old: Index | None) -> UpdateReport:
+    """What an update would do, without embedding anything (used to tell whether it is stale)."""
+    report = UpdateReport()
+    states = _old_states(old)
+    seen = set()
+    for source, path in doc_paths(docs_dir):
+        seen.add(source)
+        unchanged, _ = _is_unchanged(path, states.get(source))
+        if unchanged:
+            report.unchanged.append(source)
+        else:
+            (report.changed if source in states else report.added).append(source)
+    report.removed = sorted(set(states) - seen)
+    return report
+
+
+def update_index(
+    docs_dir: Path,
+    index_dir: Path,
+    embedder: Embedder,
+    config: ChunkConfig | None = None,
+    old: Index | None = None,
+    log: TextIO | None = None,
+) -> tuple[Index, UpdateReport]:
+    """Index ``docs_dir`` into ``index_dir``, reusing ``old`` (or what is on disk) where valid."""
+    config = config or ChunkConfig()
+    log = log or sys.stderr
+    check_docs_dir(docs_dir)
+    settings = expected_settings(embedder, config)
+    report = UpdateReport()
+    if old is None:
+        try:
+            old = Index.load(index_dir)
+        except IndexUnusable as exc:
+            if (index_dir / "CURRENT").exists():
+                report.rebuilt_because = str(exc)
+    if old is not None and (why := mismatch(old.manifest, settings)):
+        report.rebuilt_because, old = why, None
+    if report.rebuilt_because:
+        print(f"rebuilding index: {report.rebuilt_because}", file=log)
+
+    states = _old_states(old)
+    files: dict[str, dict] = {}
+    chunks: list[Chunk] = []
+    reused: list[np.ndarray] = []
+    fresh: list[Chunk] = []
+    layout: list[tuple[str, int]] = []  # (kind, count) runs: 'old' vectors or 'new' ones
+    restamped = False
+    for source, path in doc_paths(docs_dir):
+        state = states.get(source)
+        unchanged, data = _is_unchanged(path, state)
+        if unchanged and state is not None and old is not None:
+            report.unchanged.append(source)
+            old_chunks = old.chunks[state.first : state.first + state.count]
+            stat = path.stat()
+            restamped |= stat.st_mtime_ns != state.mtime_ns  # touched, same bytes
+            files[source] = {**vars(state), "first": len(chunks), "mtime_ns": stat.st_mtime_ns}
+            chunks.extend(old_chunks)
+            reused.append(old.vectors_of(state.first, state.count))
+            layout.append(("old", state.count))
+            continue
+        (report.changed if state is not None else report.added).append(source)
+        data = path.read_bytes() if data is None else data
+        stat = path.stat()
+        entry = FileState(stat.st_size, stat.st_mtime_ns, hashlib.sha256(data).hexdigest())
+        try:
+            doc = make_document(source, decode(data), entry.sha256)
+        except ValueError as exc:
+            entry.skipped = report.skipped[source] = str(exc)
+            print(f"warning: skipped {source}: {exc}", file=log)
+            files[source] = vars(entry)
+            continue
+        doc_chunks = chunk_document(doc, config)
+        entry.first, entry.count = len(chunks), len(doc_chunks)
+        files[source] = vars(entry)
+        chunks.extend(doc_chunks)
+        fresh.extend(doc_chunks)
+        layout.append(("new", len(doc_chunks)))
+    report.removed = sorted(set(states) - set(files))
+
+    new_vectors = embedder.encode([c.text for c in fresh], progress=len(fresh) >= PROGRESS_MIN_CHUNKS)
+    report.embedded_chunks = len(fresh)
+    parts, i_old, i_new = [], 0, 0
+    for kind, count in layout:
+        if kind == "old":
+            parts.append(reused[i_old])
+            i_old += 1
+        else:
+            parts.append(new_vectors[i_new : i_new + count])
+            i_new += count
+    vectors = np.concatenate(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
+
+    if old is not None and not report.touched and not restamped:
+        return old, report
+    index = Index.build({**settings, "files": files}, chunks, vectors)
+    index.save(index_dir)
+    return index, report

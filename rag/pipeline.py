@@ -1,0 +1,93 @@
+"""One facade over the stages: keep the index fresh, retrieve passages, read an answer.
+
+    pipe = Pipeline(Path("seeds"), Path("index"))
+    result = pipe.ask("who supplies GPUs in the deal?")
+
+Models and the index load once per Pipeline; ``ask`` is cheap after that.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from rag.chunking import ChunkConfig
+from rag.config import DEFAULT_DOCS, DEFAULT_INDEX, MAX_QUESTION_CHARS, TOP_K
+from rag.embedding import Embedder, load_embedder
+from rag.errors import IndexUnusable, UsageError
+from rag.indexer import UpdateReport, expected_settings, mismatch, plan, update_index
+from rag.reader import DEFAULT_READER, Reader, load_reader
+from rag.retriever import DenseRetriever
+from rag.store import Index
+from rag.types import Result
+
+
+def validate_question(question: str) -> str:
+    """The question, stripped; empty or overlong questions are a usage error."""
+    question = question.strip()
+    if not question:
+        raise UsageError("the question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise UsageError(f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}")
+    return question
+
+
+class Pipeline:
+    def __init__(
+        self,
+        docs_dir: Path = DEFAULT_DOCS,
+        index_dir: Path = DEFAULT_INDEX,
+        top_k: int = TOP_K,
+        reader: str | Reader = DEFAULT_READER,
+        threshold: float | None = None,
+        chunking: ChunkConfig | None = None,
+        embedder: Embedder | None = None,
+        log: TextIO | None = None,
+    ) -> None:
+        if top_k < 1:
+            raise UsageError("--top-k must be at least 1")
+        self.docs_dir, self.index_dir, self.top_k = Path(docs_dir), Path(index_dir), top_k
+        self.chunking = chunking or ChunkConfig()
+        self.log = log or sys.stderr
+        self.embedder = embedder or load_embedder()
+        self.reader = load_reader(reader, threshold) if isinstance(reader, str) else reader
+        if threshold is not None:
+            self.reader.threshold = threshold
+        self.index: Index | None = None
+
+    def refresh(self) -> UpdateReport | None:
+        """Bring the index up to date with the docs folder; returns what changed, None if nothing."""
+        if self.index is None:
+            try:
+                self.index = Index.load(self.index_dir)
+            except IndexUnusable as exc:
+                print(f"{exc}; building it", file=self.log)
+        if self.index is not None:
+            settings = expected_settings(self.embedder, self.chunking)
+            if not mismatch(self.index.manifest, settings) and not plan(self.docs_dir, self.index).touched:
+                return None
+            print("index is out of date; updating it", file=self.log)
+        self.index, report = update_index(
+            self.docs_dir, self.index_dir, self.embedder, self.chunking, old=self.index, log=self.log
+        )
+        print(f"indexed {self.docs_dir}: {report.summary()}", file=self.log)
+        return report
+
+    @property
+    def retriever(self) -> DenseRetriever:
+        if self.index is None:
+            self.refresh()
+        assert self.index is not None
+        return DenseRetriever(self.index, self.embedder)
+
+    def ask(self, question: str, top_k: int | None = None) -> Result:
+        """Answer one question from the documents, or abstain."""
+        question = validate_question(question)
+        started = time.perf_counter()
+        passages = self.retriever.search(question, top_k or self.top_k)
+        answer = self.reader.read(question, passages) if passages else None
+        if answer is not None and answer.score < self.reader.threshold:
+            answer = None
+        return Result(question, answer, tuple(passages), time.perf_counter() - started)

@@ -1,0 +1,21 @@
+"""The one interface every reader implements, so readers can be swapped and compared."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from rag.types import Answer, Passage
+
+
+class Reader(Protocol):
+    """Picks the best answer span in a set of passages.
+
+    ``read`` returns the best candidate whatever its score; the pipeline abstains when the
+    score is below ``threshold``, so callers can still inspect what was turned down.
+    """
+
+    name: str
+    threshold: float
+
+    def read(self, question: str, passages: Sequence[Passage]) -> Answer | None: ...

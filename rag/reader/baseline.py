@@ -1,0 +1,160 @@
+"""A transparent reader: find the sentence that matches the question, then the span of the
+kind the question asks for (who: a name, when: a date, how much: an amount).
+
+Sentence score = mean of cosine similarity to the question and the share of the question's
+content words it contains. A candidate span's score scales that by how well its entity type
+fits the question and how close it sits to the question's words. Every number is in [0, 1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from spacy.tokens import Doc, Span
+
+from rag.embedding import Embedder, load_embedder
+from rag.nlp import load_spacy
+from rag.types import Answer, Passage
+
+THRESHOLD = 0.3
+TOP_SENTENCES = 3
+
+PEOPLE_AND_GROUPS = {"PERSON", "ORG", "NORP", "GPE"}
+TIMES = {"DATE", "TIME"}
+AMOUNTS = {"MONEY", "QUANTITY", "PERCENT", "CARDINAL"}
+PLACES = {"GPE", "LOC", "FAC"}
+OTHER_NAMES = {"EVENT", "PRODUCT", "WORK_OF_ART", "LAW", "LANGUAGE", "ORDINAL"}
+ALL_ENTITIES = PEOPLE_AND_GROUPS | TIMES | AMOUNTS | PLACES | OTHER_NAMES
+
+# Nouns after "what"/"which" that name the kind of answer wanted.
+NOUN_TYPES = {
+    "year": TIMES,
+    "date": TIMES,
+    "month": TIMES,
+    "day": TIMES,
+    "time": TIMES,
+    "century": TIMES,
+    "decade": TIMES,
+    "period": TIMES,
+    "company": {"ORG"},
+    "companies": {"ORG"},
+    "organization": {"ORG"},
+    "organisation": {"ORG"},
+    "firm": {"ORG"},
+    "provider": {"ORG"},
+    "team": {"ORG"},
+    "university": {"ORG"},
+    "group": {"ORG", "NORP"},
+    "country": {"GPE"},
+    "city": {"GPE"},
+    "state": {"GPE"},
+    "nation": {"GPE", "NORP"},
+    "place": PLACES,
+    "location": PLACES,
+    "region": PLACES | {"GPE"},
+    "person": {"PERSON"},
+    "name": {"PERSON", "ORG"},
+    "language": {"LANGUAGE", "NORP"},
+    "percentage": {"PERCENT"},
+    "percent": {"PERCENT"},
+    "amount": AMOUNTS,
+    "number": AMOUNTS,
+    "price": {"MONEY"},
+    "cost": {"MONEY"},
+    "value": {"MONEY"},
+}
+
+
+@lru_cache(maxsize=1024)
+def expected_types(question: str) -> frozenset[str]:
+    """Entity labels the answer should carry, from the question's wording; empty if any will do."""
+    q = question.lower()
+    words = [w.strip("?,.!\"'") for w in q.split()]
+    for i, w in enumerate(words):
+        nxt = words[i + 1] if i + 1 < len(words) else ""
+        if w in {"who", "whom", "whose"}:
+            return frozenset(PEOPLE_AND_GROUPS)
+        if w == "when":
+            return frozenset(TIMES)
+        if w == "where":
+            return frozenset(PLACES | {"ORG"})
+        if w == "how" and nxt in {"much", "many", "big", "large", "long", "old", "far", "tall"}:
+            return frozenset(TIMES | AMOUNTS) if nxt in {"long", "old"} else frozenset(AMOUNTS)
+        if w in {"what", "which"}:
+            for noun in words[i + 1 : i + 4]:
+                if noun in NOUN_TYPES:
+                    return frozenset(NOUN_TYPES[noun])
+    return frozenset()
+
+
+@dataclass(frozen=True)
+class Sentence:
+    passage: Passage
+    span: Span
+    score: float
+
+
+def content_lemmas(doc: Doc | Span) -> set[str]:
+    return {t.lemma_.lower() for t in doc if not (t.is_stop or t.is_punct or t.is_space)}
+
+
+class BaselineReader:
+    """Sentence ranking plus answer-type matching; see the module docstring."""
+
+    name = "baseline"
+
+    def __init__(self, embedder: Embedder | None = None, threshold: float = THRESHOLD) -> None:
+        self.embedder = embedder or load_embedder()
+        self.nlp = load_spacy()
+        self.threshold = threshold
+
+    def rank_sentences(self, question: Doc, passages: Sequence[Passage]) -> list[Sentence]:
+        docs = list(self.nlp.pipe(p.text for p in passages))
+        sents = [(p, s) for p, d in zip(passages, docs) for s in d.sents if s.text.strip()]
+        if not sents:
+            return []
+        vectors = self.embedder.encode([question.text] + [s.text for _, s in sents])
+        cosine = np.clip(vectors[1:] @ vectors[0], 0.0, 1.0)
+        wanted = content_lemmas(question)
+        ranked = []
+        for (passage, sent), sim in zip(sents, cosine):
+            overlap = len(wanted & content_lemmas(sent)) / len(wanted) if wanted else 0.0
+            ranked.append(Sentence(passage, sent, float(0.5 * sim + 0.5 * overlap)))
+        return sorted(ranked, key=lambda s: -s.score)
+
+    def candidates(self, question: Doc, sentence: Span) -> list[tuple[Span, float]]:
+        """Spans of the sentence that could answer, each with how well it fits in [0, 1]."""
+        wanted = expected_types(question.text)
+        q_words = {t.lower_ for t in question} | content_lemmas(question)
+        spans = [e for e in sentence.ents if e.label_ in ALL_ENTITIES]
+        if not wanted:
+            spans += list(sentence.noun_chunks)
+        anchors = [t.i for t in sentence if not t.is_stop and (t.lower_ in q_words or t.lemma_.lower() in q_words)]
+        out = []
+        for span in spans:
+            words = [t for t in span if not (t.is_stop or t.is_punct)]
+            if not words or all(t.lower_ in q_words or t.lemma_.lower() in q_words for t in words):
+                continue  # the question already says it
+            if wanted:
+                fit = 1.0 if span.label_ in wanted else 0.4
+            else:  # any kind will do: a named entity beats a plain noun chunk
+                fit = 0.8 if span.label_ else 0.6
+            distance = min((abs(a - span.start) for a in anchors), default=len(sentence))
+            nearness = 1.0 / (1.0 + distance / 8.0)
+            out.append((span, fit * (0.7 + 0.3 * nearness)))
+        return out
+
+    def read(self, question: str, passages: Sequence[Passage]) -> Answer | None:
+        q = self.nlp(question)
+        best: Answer | None = None
+        for sentence in self.rank_sentences(q, passages)[:TOP_SENTENCES]:
+            for span, fit in self.candidates(q, sentence.span):
+                score = round(sentence.score * fit, 4)
+                if best is None or score > best.score:
+                    p = sentence.passage
+                    start, end = span.start_char, span.end_char
+                    best = Answer(p.text[start:end], p.source, p.start + start, p.start + end, score, p)
+        return best

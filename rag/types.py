@@ -1,0 +1,126 @@
+"""The small vocabulary every stage speaks: documents, spans, chunks, passages, answers.
+
+Offsets are Python ``str`` indices into a document's full text, end exclusive, so that
+``document.text[span.start:span.end]`` is always the cited text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Span:
+    """A half-open character range ``[start, end)`` in one document's text."""
+
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start <= self.end:
+            raise ValueError(f"invalid span [{self.start}, {self.end})")
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    def contains(self, other: Span) -> bool:
+        return self.start <= other.start and other.end <= self.end
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source file's text, as decoded from disk, and the parts of it that are content.
+
+    ``source`` is the file's path relative to the docs folder, in POSIX form.
+    ``content`` lists the spans that hold real text; page chrome and blank lines fall
+    between them, so leaving them out never shifts any offset.
+    """
+
+    source: str
+    text: str
+    content: tuple[Span, ...]
+    sha256: str = ""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A token-bounded piece of one document's content, as stored in the index."""
+
+    source: str
+    start: int
+    end: int
+    text: str
+    n_tokens: int
+
+    @property
+    def span(self) -> Span:
+        return Span(self.start, self.end)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A chunk returned for a question, with the retriever's score (higher is better)."""
+
+    source: str
+    start: int
+    end: int
+    text: str
+    score: float
+
+    @property
+    def span(self) -> Span:
+        return Span(self.start, self.end)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An extractive answer: a span copied from ``source`` and the reader's confidence in [0, 1].
+
+    ``passage`` is the passage the span was read from; it contains the span.
+    """
+
+    text: str
+    source: str
+    start: int
+    end: int
+    score: float
+    passage: Passage | None = field(default=None, compare=False)
+
+    @property
+    def span(self) -> Span:
+        return Span(self.start, self.end)
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "source": self.source,
+            "start": self.start,
+            "end": self.end,
+            "score": self.score,
+        }
+
+
+@dataclass(frozen=True)
+class Result:
+    """What the pipeline says about one question: an answer or an abstention, and its passages."""
+
+    question: str
+    answer: Answer | None
+    passages: tuple[Passage, ...]
+    seconds: float = field(default=0.0, compare=False)
+
+    @property
+    def abstained(self) -> bool:
+        return self.answer is None
+
+    def to_dict(self) -> dict:
+        """The public ``--json`` shape of ``rag.ask``: extend it, never rename a field."""
+        return {
+            "question": self.question,
+            "answer": None if self.answer is None else self.answer.to_dict(),
+            "abstained": self.abstained,
+            "passages": [p.to_dict() for p in self.passages],
+        }

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Set-up and everyday tasks, needing nothing but python3.
+
+    python3 tasks.py start   # create .venv with pinned dependencies, then run the product
+    python3 tasks.py test    # same set-up, then lint and the test suite
+    python3 tasks.py setup   # only the set-up
+
+The venv is (re)installed when requirements.lock changes; otherwise set-up takes a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+LOCK = ROOT / "requirements.lock"
+STAMP = VENV / ".installed-lock-sha256"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / "python"
+
+
+def sh(*cmd: str | Path, **kw) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, **kw)
+
+
+def setup() -> None:
+    want = hashlib.sha256(LOCK.read_bytes() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if PY.exists() and STAMP.exists() and STAMP.read_text().strip() == want:
+        return
+    if not PY.exists():
+        print(f"creating {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    sh(PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", LOCK)
+    sh(
+        PY,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "--no-build-isolation",
+        "-e",
+        ".",
+    )
+    STAMP.write_text(want + "\n")
+
+
+def start(args: list[str]) -> None:
+    sh(PY, "-m", "rag.ask", *(args or ["who supplies GPUs in the deal?"]))
+
+
+def test(args: list[str]) -> None:
+    sh(PY, "-m", "ruff", "check", ".")
+    sh(PY, "-m", "pytest", *args)
+
+
+def main() -> int:
+    task, args = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])
+    tasks = {"setup": lambda a: None, "start": start, "test": test}
+    if task not in tasks:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
+    try:
+        setup()
+        tasks[task](args)
+    except subprocess.CalledProcessError as exc:
+        return exc.returncode or 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Every chunk is the exact substring at its offsets, chunks cover the content, overlap holds."""
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rag.chunking import ChunkConfig, _is_word_start, chunk_document, token_boundaries, token_windows
+from rag.documents import make_document
+from rag.types import Span
+
+from .conftest import SEED_FILE, SEEDS
+
+WORDS = [
+    "the",
+    "GPU",
+    "naïve",
+    "日本語",
+    "テキスト",
+    "🎉",
+    "emoji🙂",
+    "Ünïcödé",
+    "a",
+    "x" * 30,
+    "CoreWeave,",
+    "(reuters.com)",
+]
+SEPARATORS = [" ", "  ", "\t", "\n", "\r\n", "\u00a0", ". ", "! ", "?\n", "\n\n", "\u2028", " — "]
+
+texts = st.lists(
+    st.one_of(st.sampled_from(WORDS), st.sampled_from(SEPARATORS), st.text(min_size=1, max_size=6)),
+    min_size=0,
+    max_size=400,
+).map("".join)
+configs = st.builds(ChunkConfig, size=st.integers(8, 64), overlap=st.integers(0, 4)).filter(
+    lambda c: c.overlap <= c.size // 2
+) | st.integers(8, 64).flatmap(lambda n: st.builds(ChunkConfig, size=st.just(n), overlap=st.integers(0, n // 2)))
+
+
+def covered(chunks) -> set[int]:
+    return {i for c in chunks for i in range(c.start, c.end)}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=texts, config=configs)
+def test_chunks_are_exact_cover_content_and_respect_size(text, config):
+    doc = make_document("doc.txt", text)
+    chunks = chunk_document(doc, config)
+    for c in chunks:
+        assert text[c.start : c.end] == c.text
+        assert c.text and not c.text[0].isspace() and not c.text[-1].isspace()
+        assert any(Span(c.start, c.end).end <= s.end and c.start >= s.start for s in doc.content)
+        assert c.n_tokens <= config.size or len(c.text) == 1
+    needed = {i for s in doc.content for i in range(s.start, s.end) if not text[i].isspace()}
+    assert needed <= covered(chunks)
+    assert [c.start for c in chunks] == sorted(c.start for c in chunks)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=texts, config=configs)
+def test_overlap_is_as_configured_and_starts_on_a_word(text, config):
+    cuts = token_boundaries(text)
+    assert cuts[0] == 0 and cuts[-1] == len(text)
+    windows = token_windows(text, cuts, config)
+    for (a1, b1), (a2, _) in zip(windows, windows[1:]):
+        if not text[cuts[a1] : cuts[b1]].strip():
+            continue  # a window of only whitespace yields no chunk, so it owes no overlap
+        assert a1 < a2 < b1 or config.overlap == 0 and a2 <= b1
+        # at least the configured overlap, in tokens, unless the chunk is so short that the
+        # only character boundary that far back is its own start (then it must move on)
+        if b1 - a2 < config.overlap:
+            assert all(cuts[j] < 0 for j in range(a1 + 1, b1 - config.overlap + 1))
+        # ... and no more than needed to reach the start of the word it falls in
+        for j in range(a2 + 1, b1 - config.overlap + 1):
+            assert cuts[j] < 0 or not _is_word_start(text, cuts[j])
+        assert cuts[a2] >= 0
+
+
+def test_multibyte_character_split_across_tokens_is_never_cut():
+    text = "🎉" * 200 + " 日本語のテキスト" * 50
+    doc = make_document("d.txt", text)
+    for c in chunk_document(doc, ChunkConfig(size=9, overlap=2)):
+        assert text[c.start : c.end] == c.text
+        c.text.encode("utf-8")  # no lone surrogate halves or broken characters
+
+
+def test_seed_document_chunks():
+    text = (SEEDS / SEED_FILE).read_text(encoding="utf-8")
+    chunks = chunk_document(make_document(SEED_FILE, text))
+    assert len(chunks) >= 5
+    for c in chunks:
+        assert text[c.start : c.end] == c.text
+        assert "Thread Author" not in c.text and not c.text.endswith("Top")
+    ends_on_sentence = sum(c.text.endswith((".", ")")) for c in chunks)
+    assert ends_on_sentence >= len(chunks) - 2
