@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -21,7 +23,7 @@ from rag.indexer import UpdateReport, expected_settings, mismatch, plan, update_
 from rag.reader import DEFAULT_READER, Reader, load_reader
 from rag.retriever import DenseRetriever
 from rag.store import Index
-from rag.types import Result
+from rag.types import Passage, Result
 
 
 def validate_question(question: str) -> str:
@@ -82,12 +84,19 @@ class Pipeline:
         assert self.index is not None
         return DenseRetriever(self.index, self.embedder)
 
+    def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
+        return self.retriever.search(question, k or self.top_k)
+
+    def answer(self, question: str, passages: Sequence[Passage]) -> Result:
+        """Read an answer from given passages; below the reader's threshold it abstains."""
+        started = time.perf_counter()
+        candidate = self.reader.read(question, passages) if passages else None
+        answer = candidate if candidate is not None and candidate.score >= self.reader.threshold else None
+        return Result(question, answer, tuple(passages), time.perf_counter() - started, candidate)
+
     def ask(self, question: str, top_k: int | None = None) -> Result:
         """Answer one question from the documents, or abstain."""
         question = validate_question(question)
         started = time.perf_counter()
-        passages = self.retriever.search(question, top_k or self.top_k)
-        answer = self.reader.read(question, passages) if passages else None
-        if answer is not None and answer.score < self.reader.threshold:
-            answer = None
-        return Result(question, answer, tuple(passages), time.perf_counter() - started)
+        result = self.answer(question, self.retrieve(question, top_k))
+        return replace(result, seconds=time.perf_counter() - started)

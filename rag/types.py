@@ -111,6 +111,7 @@ class Result:
     answer: Answer | None
     passages: tuple[Passage, ...]
     seconds: float = field(default=0.0, compare=False)
+    candidate: Answer | None = field(default=None, compare=False)  # best span, even when abstained
 
     @property
     def abstained(self) -> bool:

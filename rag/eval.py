@@ -1,0 +1,182 @@
+"""python -m rag.eval: measure answer quality the way the field does.
+
+    python -m rag.eval --gold eval/gold.jsonl                   # our documents, full pipeline
+    python -m rag.eval --squad dev-v1.1.json --mode reader      # reader given the right paragraph
+    python -m rag.eval --squad dev-v1.1.json --mode open        # all paragraphs indexed, full pipeline
+
+EM/F1 use the official SQuAD v1.1 normalisation; abstentions count (an abstained answerable
+question scores 0, an abstained unanswerable one scores 1) and nothing leaves the denominator.
+Each run's numbers are saved as JSON with the commit and settings, to compare run against run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rag.cli import add_corpus_args, run
+from rag.config import TOP_K
+from rag.errors import UsageError
+from rag.evaluate import rank_by_answer, rank_by_source, run_open, run_reader, summarise
+from rag.gold import load_gold, load_squad, materialise_squad, sample
+from rag.pipeline import Pipeline
+from rag.reader import DEFAULT_READER, READERS, load_reader
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = ROOT / "eval" / "runs"
+CACHE = ROOT / ".cache" / "squad"
+WRONG_SHOWN = 25
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m rag.eval",
+        description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+        epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--gold", type=Path, metavar="FILE", help="gold questions, JSONL (e.g. eval/gold.jsonl)")
+    what.add_argument("--squad", type=Path, metavar="FILE", help="a SQuAD v1.1-format JSON file")
+    parser.add_argument(
+        "--mode",
+        choices=("reader", "open"),
+        default="open",
+        help="with --squad: reader = each question's own paragraph; open = retrieve from all",
+    )
+    parser.add_argument("--limit", type=int, default=None, metavar="N", help="a random sample of N questions")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of that sample (default: 0)")
+    add_corpus_args(parser)
+    parser.add_argument("--top-k", type=int, default=TOP_K, metavar="N", help="passages given to the reader")
+    parser.add_argument("--reader", default=DEFAULT_READER, choices=READERS, help="default: %(default)s")
+    parser.add_argument("--threshold", type=float, default=None, metavar="S", help="abstention threshold")
+    parser.add_argument("--json", action="store_true", help="print all results as one JSON object")
+    parser.add_argument(
+        "--save",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="where to save this run's numbers (default: eval/runs/<time>-<kind>.json)",
+    )
+    parser.add_argument("--no-save", action="store_true", help="do not save this run")
+    return parser.parse_args(argv)
+
+
+def commit() -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        return head.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def evaluate(args: argparse.Namespace) -> dict:
+    if args.limit is not None and args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    if args.gold:
+        kind, items = "gold", load_gold(args.gold)
+    else:
+        kind, items = f"squad-{args.mode}", load_squad(args.squad)
+    items = sample(items, args.limit, args.seed)
+    settings = {"reader": args.reader, "top_k": args.top_k, "limit": args.limit, "seed": args.seed}
+    if kind == "squad-reader":
+        reader = load_reader(args.reader, args.threshold)
+        records = run_reader(reader, items)
+        summary = summarise(records, with_retrieval=False, wrong_limit=WRONG_SHOWN)
+    else:
+        docs, index = args.docs, args.index
+        if args.squad:
+            docs = materialise_squad(args.squad, CACHE)
+            index = docs.parent / "index"
+        pipe = Pipeline(docs, index, top_k=args.top_k, reader=args.reader, threshold=args.threshold)
+        records = run_open(pipe, items, rank_by_answer if args.gold else rank_by_source)
+        reader = pipe.reader
+        summary = summarise(records, wrong_limit=None if args.gold else WRONG_SHOWN)
+        settings.update(docs=str(docs), chunk_tokens=pipe.chunking.size, chunk_overlap=pipe.chunking.overlap)
+    settings["threshold"] = reader.threshold
+    file = args.gold or args.squad
+    return {
+        "kind": kind,
+        "file": str(file),
+        "commit": commit(),
+        "settings": settings,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **summary,
+    }
+
+
+def save(report: dict, args: argparse.Namespace) -> Path:
+    path = args.save or RUNS / f"{report['time'].replace(':', '')}-{report['kind']}-{report['settings']['reader']}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    kept = dict(report)
+    if report["kind"] != "gold":  # benchmark text is not ours to commit: keep numbers and ids only
+        kept["wrong"] = [w["id"] for w in report["wrong"]]
+    path.write_text(json.dumps(kept, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def format_report(r: dict) -> str:
+    s = r["settings"]
+    lines = [
+        f"{r['kind']} · {r['file']} · {r['n_questions']} questions · reader {s['reader']} "
+        f"(threshold {s['threshold']:.2f}) · top-k {s['top_k']}",
+        f"  EM {r['em']:.1f}  F1 {r['f1']:.1f}   (abstentions count; nothing dropped)",
+        f"  answerable   n={r['answerable']['n']:<5} EM {r['answerable']['em']:.1f}  F1 {r['answerable']['f1']:.1f}",
+        f"  unanswerable n={r['unanswerable']['n']:<5} abstained {r['unanswerable']['em']:.1f}%",
+        f"  always answering: EM {r['forced']['em']:.1f}  F1 {r['forced']['f1']:.1f} (answerable questions)",
+        f"  abstention precision {pct(r['abstention']['abstention_precision'])}  "
+        f"recall {pct(r['abstention']['abstention_recall'])}  "
+        f"answerable abstained {pct(r['abstention']['abstained_answerable_share'])}",
+    ]
+    if "retrieval" in r:
+        ret = r["retrieval"]
+        lines.append(
+            f"  retrieval    recall@1 {ret['recall@1']:.3f}  @5 {ret['recall@5']:.3f}  @20 {ret['recall@20']:.3f}"
+            f"  MRR {ret['mrr']:.3f}"
+        )
+    off = r["offsets"]
+    lines.append(
+        f"  offsets valid: answers {pct(off['answers_valid'])} of {off['answers']}, "
+        f"passages {pct(off['passages_valid'])} of {off['passages']}"
+    )
+    lines.append(f"  latency per question p50 {r['latency']['p50_ms']:.0f} ms  p95 {r['latency']['p95_ms']:.0f} ms")
+    if r["wrong"]:
+        lines.append(f"\nWrong answers ({r['n_wrong']}, showing {len(r['wrong'])}):")
+        lines.append(f"  {'question':<60} {'gold':<28} {'predicted':<28} score")
+        for w in r["wrong"]:
+            gold = " | ".join(w["gold"]) if w["gold"] else "(unanswerable)"
+            pred = w["predicted"] if w["predicted"] is not None else f"(abstained: {w['candidate']})"
+            score = "-" if w["score"] is None else f"{w['score']:.2f}"
+            lines.append(f"  {w['question'][:60]:<60} {gold[:28]:<28} {pred[:28]:<28} {score}")
+    return "\n".join(lines)
+
+
+def _eval(argv: list[str] | None) -> int:
+    args = parse_args(argv)
+    if args.mode == "reader" and not args.squad:
+        raise UsageError("--mode reader needs --squad (gold.jsonl questions have no given paragraph)")
+    report = evaluate(args)
+    if not args.no_save:
+        report["saved_to"] = str(save(report, args))
+    print(json.dumps(report, ensure_ascii=False) if args.json else format_report(report))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the evaluation; errors become one line on stderr and a non-zero exit code."""
+    return run(_eval, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""Running gold questions through the system and summarising how it did.
+
+Three ways in: ``run_open`` asks the full pipeline (retrieval + reader) over a docs folder,
+``run_reader`` gives the reader each question's own paragraph (comparable to published
+SQuAD reader numbers). Both produce one ``Record`` a question; ``summarise`` turns records
+into the metrics ``rag.eval`` reports.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from rag.documents import text_of
+from rag.gold import GoldQuestion
+from rag.metrics import (
+    abstention_summary,
+    contains_answer,
+    first_hit_rank,
+    percentiles_ms,
+    retrieval_summary,
+    score_answer,
+)
+from rag.pipeline import Pipeline
+from rag.reader import Reader
+from rag.types import Passage, Result
+
+RETRIEVE_K = 20
+RECALL_KS = (1, 5, 20)
+
+
+@dataclass
+class Record:
+    """One question's outcome."""
+
+    gold: GoldQuestion
+    prediction: str | None
+    candidate: str | None
+    score: float | None
+    em: float
+    f1: float
+    forced_em: float
+    forced_f1: float
+    rank: int | None
+    seconds: float
+    offsets_checked: int = 0
+    offsets_valid: int = 0
+    answer_offsets_ok: bool | None = None
+
+
+@dataclass
+class OffsetChecker:
+    """Checks that every cited span slices, from the source file, to exactly its text."""
+
+    docs_dir: Path | None
+    contexts: dict[str, str] = field(default_factory=dict)
+
+    def source_text(self, source: str) -> str:
+        if source not in self.contexts:
+            self.contexts[source] = text_of(self.docs_dir, source) if self.docs_dir else ""
+        return self.contexts[source]
+
+    def valid(self, item) -> bool:
+        return self.source_text(item.source)[item.start : item.end] == item.text
+
+
+def record(gold: GoldQuestion, result: Result, rank: int | None, seconds: float, checker: OffsetChecker) -> Record:
+    prediction = result.answer.text if result.answer else None
+    candidate = result.candidate.text if result.candidate else None
+    em, f1 = score_answer(prediction, gold.answers, gold.unanswerable)
+    forced_em, forced_f1 = score_answer(candidate, gold.answers, gold.unanswerable) if candidate else (0.0, 0.0)
+    if gold.unanswerable:
+        forced_em = forced_f1 = 0.0  # answering is always wrong when there is no answer
+    checked = [checker.valid(p) for p in result.passages]
+    answer_ok = checker.valid(result.answer) if result.answer else None
+    return Record(
+        gold,
+        prediction,
+        candidate,
+        result.candidate.score if result.candidate else None,
+        em,
+        f1,
+        forced_em,
+        forced_f1,
+        rank,
+        seconds,
+        len(checked),
+        sum(checked),
+        answer_ok,
+    )
+
+
+def progress(items: list[GoldQuestion], what: str) -> Iterable[GoldQuestion]:
+    return tqdm(items, desc=what, unit="q", file=sys.stderr, disable=len(items) < 20, mininterval=2.0)
+
+
+def run_open(
+    pipe: Pipeline, items: list[GoldQuestion], rank_of: Callable[[GoldQuestion, list[Passage]], int | None]
+) -> list[Record]:
+    """Full pipeline per question; ``rank_of`` says where the first relevant passage came."""
+    pipe.refresh()
+    checker = OffsetChecker(pipe.docs_dir)
+    records = []
+    for gold in progress(items, "questions"):
+        started = time.perf_counter()
+        passages = pipe.retrieve(gold.question, max(RETRIEVE_K, pipe.top_k))
+        result = pipe.answer(gold.question, passages[: pipe.top_k])
+        seconds = time.perf_counter() - started
+        result = Result(result.question, result.answer, result.passages, seconds, result.candidate)
+        records.append(record(gold, result, rank_of(gold, passages), seconds, checker))
+    return records
+
+
+def rank_by_answer(gold: GoldQuestion, passages: list[Passage]) -> int | None:
+    """Our gold: a passage is relevant when it contains a gold answer (normalised)."""
+    return first_hit_rank([contains_answer(p.text, gold.answers) for p in passages])
+
+
+def rank_by_source(gold: GoldQuestion, passages: list[Passage]) -> int | None:
+    """SQuAD open mode: rank of the question's own paragraph among distinct retrieved paragraphs."""
+    sources = list(dict.fromkeys(p.source for p in passages))
+    return first_hit_rank([s == gold.source for s in sources])
+
+
+def run_reader(reader: Reader, items: list[GoldQuestion]) -> list[Record]:
+    """The reader alone, given each question's own paragraph as its only passage."""
+    checker = OffsetChecker(None)
+    records = []
+    for gold in progress(items, "questions"):
+        checker.contexts[gold.source] = gold.context
+        passage = Passage(gold.source, 0, len(gold.context), gold.context, 1.0)
+        started = time.perf_counter()
+        candidate = reader.read(gold.question, [passage])
+        seconds = time.perf_counter() - started
+        answer = candidate if candidate is not None and candidate.score >= reader.threshold else None
+        result = Result(gold.question, answer, (passage,), seconds, candidate)
+        records.append(record(gold, result, 1, seconds, checker))
+    return records
+
+
+def _mean(values: list[float]) -> float:
+    return round(100.0 * sum(values) / len(values), 2) if values else 0.0
+
+
+def summarise(records: list[Record], with_retrieval: bool = True, wrong_limit: int | None = None) -> dict:
+    answerable = [r for r in records if not r.gold.unanswerable]
+    unanswerable = [r for r in records if r.gold.unanswerable]
+    answers = [r.answer_offsets_ok for r in records if r.answer_offsets_ok is not None]
+    n_passages = sum(r.offsets_checked for r in records)
+    summary: dict = {
+        "n_questions": len(records),
+        "em": _mean([r.em for r in records]),
+        "f1": _mean([r.f1 for r in records]),
+        "answerable": {
+            "n": len(answerable),
+            "em": _mean([r.em for r in answerable]),
+            "f1": _mean([r.f1 for r in answerable]),
+        },
+        "unanswerable": {"n": len(unanswerable), "em": _mean([r.em for r in unanswerable])},
+        "forced": {  # always answer the best candidate: comparable with SQuAD v1.1 reader numbers
+            "em": _mean([r.forced_em for r in answerable]),
+            "f1": _mean([r.forced_f1 for r in answerable]),
+        },
+        "abstention": abstention_summary(
+            [r.prediction is None for r in records], [r.gold.unanswerable for r in records]
+        ),
+        "offsets": {
+            "answers": len(answers),
+            "answers_valid": round(sum(answers) / len(answers), 4) if answers else None,
+            "passages": n_passages,
+            "passages_valid": round(sum(r.offsets_valid for r in records) / n_passages, 4) if n_passages else None,
+        },
+        "latency": percentiles_ms([r.seconds for r in records]),
+    }
+    if with_retrieval:
+        summary["retrieval"] = {"n": len(answerable), **retrieval_summary([r.rank for r in answerable], RECALL_KS)}
+    wrong = [r for r in records if r.em < 1.0]
+    summary["n_wrong"] = len(wrong)
+    summary["wrong"] = [
+        {
+            "id": r.gold.id,
+            "question": r.gold.question,
+            "gold": list(r.gold.answers) or None,
+            "predicted": r.prediction,
+            "candidate": r.candidate,
+            "score": r.score,
+        }
+        for r in wrong[:wrong_limit]
+    ]
+    return summary
