@@ -8,6 +8,7 @@ fits the question and how close it sits to the question's words. Every number is
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,6 +22,7 @@ from rag.types import Answer, Passage
 
 THRESHOLD = 0.3
 TOP_SENTENCES = 3
+PARSE_CACHE = 4096  # passages whose parse is kept
 
 PEOPLE_AND_GROUPS = {"PERSON", "ORG", "NORP", "GPE"}
 TIMES = {"DATE", "TIME"}
@@ -110,19 +112,32 @@ class BaselineReader:
         self.embedder = embedder or load_embedder()
         self.nlp = load_spacy()
         self.threshold = threshold
+        self._parsed: dict[str, tuple[Doc, list[Span], np.ndarray]] = {}
+        self._lock = threading.Lock()
+
+    def parse(self, text: str) -> tuple[Doc, list[Span], np.ndarray]:
+        """A passage's parse, its sentences and their embeddings; cached, as passages recur."""
+        cached = self._parsed.get(text)
+        if cached is None:
+            doc = self.nlp(text)
+            sents = [s for s in doc.sents if s.text.strip()]
+            cached = (doc, sents, self.embedder.encode([s.text for s in sents]))
+            with self._lock:  # the UI reads from several threads
+                if len(self._parsed) >= PARSE_CACHE:
+                    self._parsed.pop(next(iter(self._parsed)))
+                self._parsed[text] = cached
+        return cached
 
     def rank_sentences(self, question: Doc, passages: Sequence[Passage]) -> list[Sentence]:
-        docs = list(self.nlp.pipe(p.text for p in passages))
-        sents = [(p, s) for p, d in zip(passages, docs) for s in d.sents if s.text.strip()]
-        if not sents:
-            return []
-        vectors = self.embedder.encode([question.text] + [s.text for _, s in sents])
-        cosine = np.clip(vectors[1:] @ vectors[0], 0.0, 1.0)
+        q_vector = self.embedder.encode([question.text])[0]
         wanted = content_lemmas(question)
         ranked = []
-        for (passage, sent), sim in zip(sents, cosine):
-            overlap = len(wanted & content_lemmas(sent)) / len(wanted) if wanted else 0.0
-            ranked.append(Sentence(passage, sent, float(0.5 * sim + 0.5 * overlap)))
+        for passage in passages:
+            _, sents, vectors = self.parse(passage.text)
+            cosine = np.clip(vectors @ q_vector, 0.0, 1.0) if len(sents) else []
+            for sent, sim in zip(sents, cosine):
+                overlap = len(wanted & content_lemmas(sent)) / len(wanted) if wanted else 0.0
+                ranked.append(Sentence(passage, sent, float(0.5 * sim + 0.5 * overlap)))
         return sorted(ranked, key=lambda s: -s.score)
 
     def candidates(self, question: Doc, sentence: Span) -> list[tuple[Span, float]]:
