@@ -54,7 +54,11 @@ def setup() -> None:
 
 
 def start(args: list[str]) -> None:
-    sh(PY, "-m", "rag.ask", *(args or ["who supplies GPUs in the deal?"]))
+    """Serve the browser chat on http://127.0.0.1:7860; it builds or updates the index first when needed."""
+    try:
+        sh(PY, "-m", "ui.app", *args)
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
 
 
 def test(args: list[str]) -> None:
