@@ -87,16 +87,30 @@ class Pipeline:
     def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
         return self.retriever.search(question, k or self.top_k)
 
-    def answer(self, question: str, passages: Sequence[Passage]) -> Result:
-        """Read an answer from given passages; below the reader's threshold it abstains."""
+    def answer(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        threshold: float | None = None,
+        reader: Reader | None = None,
+    ) -> Result:
+        """Read an answer from given passages; below the threshold (the reader's own by default) it abstains."""
+        reader = reader or self.reader
+        threshold = reader.threshold if threshold is None else threshold
         started = time.perf_counter()
-        candidate = self.reader.read(question, passages) if passages else None
-        answer = candidate if candidate is not None and candidate.score >= self.reader.threshold else None
+        candidate = reader.read(question, passages) if passages else None
+        answer = candidate if candidate is not None and candidate.score >= threshold else None
         return Result(question, answer, tuple(passages), time.perf_counter() - started, candidate)
 
-    def ask(self, question: str, top_k: int | None = None) -> Result:
-        """Answer one question from the documents, or abstain."""
+    def ask(
+        self,
+        question: str,
+        top_k: int | None = None,
+        threshold: float | None = None,
+        reader: Reader | None = None,
+    ) -> Result:
+        """Answer one question from the documents, or abstain. Settings given here apply to this call only."""
         question = validate_question(question)
         started = time.perf_counter()
-        result = self.answer(question, self.retrieve(question, top_k))
+        result = self.answer(question, self.retrieve(question, top_k), threshold, reader)
         return replace(result, seconds=time.perf_counter() - started)

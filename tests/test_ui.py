@@ -159,7 +159,7 @@ class FakeReader:
 
 
 class FakePipeline:
-    """Records how many calls are inside it at once, and which threshold each ask saw."""
+    """Records how many calls are inside it at once; each answer's score is the threshold its ask used."""
 
     def __init__(self, docs_dir: Path) -> None:
         self.docs_dir, self.reader = docs_dir, FakeReader()
@@ -174,11 +174,12 @@ class FakePipeline:
         with self.count_lock:
             self.inside -= 1
 
-    def ask(self, question: str, top_k: int | None = None) -> Result:
+    def ask(self, question: str, top_k: int | None = None, threshold=None, reader=None) -> Result:
         if not question.strip():
             raise UsageError("the question is empty")
         self._enter()
-        seen = Answer(question, "x.txt", 0, 1, self.reader.threshold)
+        used = (reader or self.reader).threshold if threshold is None else threshold
+        seen = Answer(question, "x.txt", 0, 1, used)
         return Result(question, seen, (PASSAGE,) * (top_k or 1))
 
     def refresh(self):
@@ -209,10 +210,10 @@ def test_asks_and_uploads_never_overlap_and_keep_their_own_settings(tmp_path: Pa
     assert pipe.most_inside == 1
     assert pipe.refreshes == 3
     assert sorted(p.name for p in tmp_path.glob("*.txt")) == ["new-1.txt", "new-2.txt", "new.txt"]
-    assert pipe.reader.threshold == 0.3  # the shared default is restored after every ask
+    assert pipe.reader.threshold == 0.3  # per-ask settings never change the shared default
 
 
-def test_each_ask_uses_its_own_reader_and_restores_the_default(tmp_path: Path):
+def test_each_ask_uses_its_own_reader_and_threshold(tmp_path: Path):
     pipe = FakePipeline(tmp_path)
     other = FakeReader("neural", 0.5)
     assistant = Assistant(pipe, {"baseline": pipe.reader, "neural": other})  # type: ignore[arg-type, dict-item]

@@ -117,7 +117,7 @@ def build(assistant: Assistant, top_k: int = TOP_K, unavailable: dict[str, str] 
         return f"**Documents ({len(names)})**\n\n" + "\n".join(f"- {md_escape(n)}" for n in names)
 
     def reader_changed(name: str) -> float:
-        return assistant.thresholds[name]
+        return assistant.readers[name].threshold
 
     with gr.Blocks(title="Ask your documents", analytics_enabled=False) as demo:
         gr.Markdown(
@@ -165,7 +165,7 @@ def build(assistant: Assistant, top_k: int = TOP_K, unavailable: dict[str, str] 
                     threshold = gr.Slider(
                         0.0,
                         1.0,
-                        value=assistant.thresholds[default_reader],
+                        value=assistant.readers[default_reader].threshold,
                         step=0.01,
                         label="Abstention threshold",
                         info="Below this confidence the answer is 'Not found in the documents.'",

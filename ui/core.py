@@ -147,7 +147,6 @@ class Assistant:
         self.pipe = pipe
         self.lock = threading.Lock()
         self.readers = readers or {pipe.reader.name: pipe.reader}
-        self.thresholds = {name: reader.threshold for name, reader in self.readers.items()}
 
     @property
     def docs_dir(self) -> Path:
@@ -158,16 +157,8 @@ class Assistant:
         name = reader or self.pipe.reader.name
         if name not in self.readers:
             raise UsageError(f"the {name} reader is not available; choose one of: {', '.join(self.readers)}")
-        chosen = self.readers[name]
         with self.lock:
-            saved = self.pipe.reader
-            self.pipe.reader = chosen
-            chosen.threshold = self.thresholds[name] if threshold is None else threshold
-            try:
-                return self.pipe.ask(question, top_k=top_k)
-            finally:
-                chosen.threshold = self.thresholds[name]
-                self.pipe.reader = saved
+            return self.pipe.ask(question, top_k=top_k, threshold=threshold, reader=self.readers[name])
 
     def add_document(self, upload: Path, name: str | None = None) -> str:
         """Save an uploaded file under the docs folder and index it; returns what happened (Markdown).
