@@ -17,6 +17,7 @@ from rag.documents import check_docs_dir
 from rag.errors import UsageError
 from rag.pipeline import Pipeline, validate_question
 from rag.reader import DEFAULT_READER, READERS
+from rag.retriever import MODES
 from rag.types import Answer, Passage, Result
 
 EXAMPLE = "who supplies GPUs in the deal?"
@@ -37,6 +38,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add_corpus_args(parser)
     parser.add_argument(
         "--top-k", type=int, default=TOP_K, metavar="N", help="passages to retrieve and show (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--retriever",
+        default="hybrid",
+        choices=tuple(MODES),
+        help="hybrid = BM25 and embeddings fused; dense or bm25 alone (default: %(default)s)",
     )
     parser.add_argument(
         "--reader", default=DEFAULT_READER, choices=READERS, help="which reader picks the answer (default: %(default)s)"
@@ -111,7 +118,9 @@ def _ask(argv: list[str] | None) -> int:
     if args.question is not None:
         validate_question(args.question)  # fail fast, before models load
     check_docs_dir(args.docs)
-    pipe = Pipeline(args.docs, args.index, top_k=args.top_k, reader=args.reader, threshold=args.threshold)
+    pipe = Pipeline(
+        args.docs, args.index, top_k=args.top_k, reader=args.reader, threshold=args.threshold, retriever=args.retriever
+    )
     pipe.refresh()
     if args.question is None:
         return answer_stdin(pipe, args.json)

@@ -25,6 +25,7 @@ from rag.evaluate import rank_by_answer, rank_by_source, run_open, run_reader, s
 from rag.gold import load_gold, load_squad, materialise_squad, sample
 from rag.pipeline import Pipeline
 from rag.reader import DEFAULT_READER, READERS, load_reader
+from rag.retriever import MODES
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "eval" / "runs"
@@ -52,6 +53,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of that sample (default: 0)")
     add_corpus_args(parser)
     parser.add_argument("--top-k", type=int, default=TOP_K, metavar="N", help="passages given to the reader")
+    parser.add_argument(
+        "--retriever",
+        default="hybrid",
+        choices=tuple(MODES),
+        help="hybrid = BM25 and embeddings fused; dense or bm25 alone (default: %(default)s)",
+    )
     parser.add_argument("--reader", default=DEFAULT_READER, choices=READERS, help="default: %(default)s")
     parser.add_argument("--threshold", type=float, default=None, metavar="S", help="abstention threshold")
     parser.add_argument("--json", action="store_true", help="print all results as one JSON object")
@@ -86,6 +93,8 @@ def evaluate(args: argparse.Namespace) -> dict:
         kind, items = f"squad-{args.mode}", load_squad(args.squad)
     items = sample(items, args.limit, args.seed)
     settings = {"reader": args.reader, "top_k": args.top_k, "limit": args.limit, "seed": args.seed}
+    if kind != "squad-reader":
+        settings["retriever"] = args.retriever
     if kind == "squad-reader":
         reader = load_reader(args.reader, args.threshold)
         records = run_reader(reader, items)
@@ -95,7 +104,9 @@ def evaluate(args: argparse.Namespace) -> dict:
         if args.squad:
             docs = materialise_squad(args.squad, CACHE)
             index = docs.parent / "index"
-        pipe = Pipeline(docs, index, top_k=args.top_k, reader=args.reader, threshold=args.threshold)
+        pipe = Pipeline(
+            docs, index, top_k=args.top_k, reader=args.reader, threshold=args.threshold, retriever=args.retriever
+        )
         records = run_open(pipe, items, rank_by_answer if args.gold else rank_by_source)
         reader = pipe.reader
         summary = summarise(records, wrong_limit=None if args.gold else WRONG_SHOWN)
@@ -130,7 +141,7 @@ def format_report(r: dict) -> str:
     s = r["settings"]
     lines = [
         f"{r['kind']} · {r['file']} · {r['n_questions']} questions · reader {s['reader']} "
-        f"(threshold {s['threshold']:.2f}) · top-k {s['top_k']}",
+        f"(threshold {s['threshold']:.2f}) · retriever {s.get('retriever', '-')} · top-k {s['top_k']}",
         f"  EM {r['em']:.1f}  F1 {r['f1']:.1f}   (abstentions count; nothing dropped)",
         f"  answerable   n={r['answerable']['n']:<5} EM {r['answerable']['em']:.1f}  F1 {r['answerable']['f1']:.1f}",
         f"  unanswerable n={r['unanswerable']['n']:<5} abstained {r['unanswerable']['em']:.1f}%",

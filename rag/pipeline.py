@@ -21,7 +21,7 @@ from rag.embedding import Embedder, load_embedder
 from rag.errors import IndexUnusable, UsageError
 from rag.indexer import UpdateReport, expected_settings, mismatch, plan, update_index
 from rag.reader import DEFAULT_READER, Reader, load_reader
-from rag.retriever import DenseRetriever
+from rag.retriever import MODES, Retriever
 from rag.store import Index
 from rag.types import Passage, Result
 
@@ -46,10 +46,13 @@ class Pipeline:
         threshold: float | None = None,
         chunking: ChunkConfig | None = None,
         embedder: Embedder | None = None,
+        retriever: str = "hybrid",
         log: TextIO | None = None,
     ) -> None:
         if top_k < 1:
             raise UsageError("--top-k must be at least 1")
+        if retriever not in MODES:
+            raise UsageError(f"unknown retriever {retriever!r}; choose one of: {', '.join(MODES)}")
         self.docs_dir, self.index_dir, self.top_k = Path(docs_dir), Path(index_dir), top_k
         self.chunking = chunking or ChunkConfig()
         self.log = log or sys.stderr
@@ -57,6 +60,7 @@ class Pipeline:
         self.reader = load_reader(reader, threshold) if isinstance(reader, str) else reader
         if threshold is not None:
             self.reader.threshold = threshold
+        self.retrieval_mode = retriever
         self.index: Index | None = None
 
     def refresh(self) -> UpdateReport | None:
@@ -65,7 +69,8 @@ class Pipeline:
             try:
                 self.index = Index.load(self.index_dir)
             except IndexUnusable as exc:
-                print(f"{exc}; building it", file=self.log)
+                if not (self.index_dir / "CURRENT").exists():
+                    print(f"{exc}; building it", file=self.log)  # otherwise update_index says why it rebuilds
         if self.index is not None:
             settings = expected_settings(self.embedder, self.chunking)
             if not mismatch(self.index.manifest, settings) and not plan(self.docs_dir, self.index).touched:
@@ -78,11 +83,11 @@ class Pipeline:
         return report
 
     @property
-    def retriever(self) -> DenseRetriever:
+    def retriever(self) -> Retriever:
         if self.index is None:
             self.refresh()
         assert self.index is not None
-        return DenseRetriever(self.index, self.embedder)
+        return Retriever(self.index, self.embedder, self.retrieval_mode)
 
     def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
         return self.retriever.search(question, k or self.top_k)

@@ -1,23 +1,67 @@
-"""Finding the passages most likely to hold the answer to a question."""
+"""Finding the passages most likely to hold the answer to a question.
+
+Hybrid by default: BM25 finds the rare names and numbers a question repeats word for word,
+dense embeddings find paraphrases. Candidates from both are scored by the convex combination
+
+    score = alpha * bm25 / bound + (1 - alpha) * cosine
+
+where bound is the best BM25 score the question's words could reach in this corpus (see
+``Bm25.scores``), so both terms lie in [0, 1] and a match on a common word alone counts little.
+alpha = 0 is dense search alone, alpha = 1 BM25 alone. ALPHA was tuned on the training files
+(eval/tune_retrieval.py), never on the benchmark.
+"""
 
 from __future__ import annotations
 
+import numpy as np
+
 from rag.embedding import Embedder
+from rag.errors import UsageError
 from rag.store import Index
 from rag.types import Passage
 
+ALPHA = 0.5
+MODES = {"hybrid": ALPHA, "dense": 0.0, "bm25": 1.0}
+MIN_CANDIDATES = 50  # from each side, before fusion
 
-class DenseRetriever:
-    """Cosine similarity between the question and every chunk, exact search with FAISS."""
 
-    def __init__(self, index: Index, embedder: Embedder) -> None:
-        self.index = index
-        self.embedder = embedder
+class Retriever:
+    """Ranks the index's chunks for a question; see the module docstring for the score."""
+
+    def __init__(self, index: Index, embedder: Embedder, mode: str = "hybrid") -> None:
+        if mode not in MODES:
+            raise UsageError(f"unknown retriever {mode!r}; choose one of: {', '.join(MODES)}")
+        self.index, self.embedder, self.mode, self.alpha = index, embedder, mode, MODES[mode]
 
     def search(self, question: str, k: int) -> list[Passage]:
-        query = self.embedder.encode([question])[0]
+        n = len(self.index.chunks)
+        if n == 0 or k <= 0:
+            return []
+        depth = min(n, max(MIN_CANDIDATES, 4 * k))
+        rows, scores = self._fused(question, depth)
+        order = np.argsort(-scores, kind="stable")[:k]
+        chunks = self.index.chunks
         return [
-            Passage(c.source, c.start, c.end, c.text, round(score, 4))
-            for row, score in self.index.search(query, k)
-            for c in (self.index.chunks[row],)
+            Passage(chunks[r].source, chunks[r].start, chunks[r].end, chunks[r].text, round(float(s), 4))
+            for r, s in zip(rows[order], scores[order])
         ]
+
+    def _fused(self, question: str, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate rows and their fused scores."""
+        parts = []
+        if self.alpha < 1.0:
+            query = self.embedder.encode([question])[0]
+            dense_hits = self.index.search(query, depth)
+            parts.append(np.array([r for r, _ in dense_hits], dtype=np.int64))
+        if self.alpha > 0.0:
+            lexical = self.index.lexical.scores(question)
+            parts.append(
+                np.argpartition(-lexical, depth - 1)[:depth] if depth < len(lexical) else np.arange(len(lexical))
+            )
+        rows = np.unique(np.concatenate(parts))
+        fused = np.zeros(len(rows), dtype=np.float32)
+        if self.alpha < 1.0:
+            fused += (1.0 - self.alpha) * (self.index.vectors_at(rows) @ query)
+        if self.alpha > 0.0:
+            fused += self.alpha * lexical[rows]
+        return rows, fused

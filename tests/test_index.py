@@ -1,5 +1,6 @@
 """The index: incremental updates, atomic replacement, and recovery from bad indexes."""
 
+import json
 import os
 from pathlib import Path
 
@@ -93,7 +94,7 @@ def test_interrupted_build_leaves_previous_index_usable(docs, tmp_path, embedder
     assert not [p for p in index_dir.iterdir() if p.name.startswith(".tmp-")]
 
 
-@pytest.mark.parametrize("damage", ["manifest", "chunks", "vectors", "pointer", "count"])
+@pytest.mark.parametrize("damage", ["manifest", "chunks", "vectors", "bm25", "pointer", "count", "format"])
 def test_corrupt_index_is_detected_and_rebuilt(docs, tmp_path, embedder, damage, capsys):
     index_dir = tmp_path / "index"
     good, _ = update_index(docs, index_dir, embedder)
@@ -104,6 +105,11 @@ def test_corrupt_index_is_detected_and_rebuilt(docs, tmp_path, embedder, damage,
         (build / "chunks.jsonl").write_text('{"source": 1}\n')
     elif damage == "vectors":
         (build / "vectors.faiss").write_bytes(b"garbage")
+    elif damage == "bm25":
+        (build / "bm25" / "size").unlink()
+    elif damage == "format":
+        manifest = json.loads((build / "manifest.json").read_text())
+        (build / "manifest.json").write_text(json.dumps({**manifest, "format": 1}))
     elif damage == "pointer":
         (index_dir / "CURRENT").write_text("build-missing\n")
     else:

@@ -1,0 +1,95 @@
+"""Compare and tune retrieval fusions on a SQuAD-format file used as an open corpus.
+
+    python eval/tune_retrieval.py FILE [FILE ...] [--limit 2000] [--seed 0]
+
+For each file: the paragraphs are indexed like any docs folder (cached under .cache/squad),
+then every question is scored against every chunk by dense cosine and by BM25, and recall@k /
+MRR of the question's own paragraph are printed for BM25 alone, dense alone, reciprocal rank
+fusion, and the convex combination  alpha * bm25 + (1 - alpha) * cosine  over a grid of alpha,
+with BM25 divided by the query's bound (as the retriever does) or by its best score.
+Tune on training files only; the benchmark is for reporting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rag.eval import CACHE  # noqa: E402
+from rag.gold import load_squad, materialise_squad, sample  # noqa: E402
+from rag.lexical import Bm25, title_of  # noqa: E402
+from rag.metrics import first_hit_rank, retrieval_summary  # noqa: E402
+from rag.pipeline import Pipeline  # noqa: E402
+
+KS = (1, 5, 20)
+ALPHAS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+
+
+def paragraph_ranks(scores: np.ndarray, sources: list[str], golds: list[str], depth: int = 60) -> list[int | None]:
+    """Rank of each question's gold paragraph among the distinct paragraphs of its top chunks."""
+    ranks = []
+    top = np.argpartition(-scores, min(depth, scores.shape[1] - 1), axis=1)[:, :depth]
+    for row, gold in enumerate(golds):
+        order = top[row][np.argsort(-scores[row, top[row]])]
+        distinct = list(dict.fromkeys(sources[i] for i in order))[:20]
+        ranks.append(first_hit_rank([s == gold for s in distinct]))
+    return ranks
+
+
+def rrf(a: np.ndarray, b: np.ndarray, k: int = 60) -> np.ndarray:
+    ra = np.argsort(np.argsort(-a, axis=1), axis=1)
+    rb = np.argsort(np.argsort(-b, axis=1), axis=1)
+    return 1.0 / (k + ra + 1) + 1.0 / (k + rb + 1)
+
+
+def report(name: str, ranks) -> None:
+    s = retrieval_summary(ranks, KS)
+    print(
+        f"  {name:<28} R@1 {s['recall@1']:.3f}  R@5 {s['recall@5']:.3f}  R@20 {s['recall@20']:.3f}  MRR {s['mrr']:.3f}"
+    )
+
+
+def tune(path: Path, limit: int, seed: int) -> None:
+    items = [q for q in sample(load_squad(path), limit, seed)]
+    docs = materialise_squad(path, CACHE)
+    pipe = Pipeline(docs, docs.parent / "index")
+    pipe.refresh()
+    chunks = pipe.index.chunks
+    sources = [c.source for c in chunks]
+    vectors = pipe.index.vectors_of(0, len(chunks))
+    golds = [q.source for q in items]
+    queries = pipe.embedder.encode([q.question for q in items])
+    dense = queries @ vectors.T
+    print(f"{path.name}: {len(items)} questions, {len(chunks)} chunks")
+    report("dense", paragraph_ranks(dense, sources, golds))
+    for titled in (False, True):
+        texts = [f"{title_of(c.source)}\n{c.text}" if titled else c.text for c in chunks]
+        bm25 = Bm25.build(texts)
+        lexical = np.stack([bm25.scores(q.question) for q in items])
+        tag = "+title" if titled else ""
+        report(f"bm25{tag}", paragraph_ranks(lexical, sources, golds))
+        report(f"rrf{tag}", paragraph_ranks(rrf(lexical, dense), sources, golds))
+        by_max = lexical / np.maximum(lexical.max(axis=1, keepdims=True), 1e-9)
+        for alpha in ALPHAS:
+            report(f"convex{tag} alpha={alpha}", paragraph_ranks(alpha * lexical + (1 - alpha) * dense, sources, golds))
+            fused = alpha * by_max + (1 - alpha) * dense
+            report(f"convex{tag} by-max alpha={alpha}", paragraph_ranks(fused, sources, golds))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("--limit", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    for path in args.files:
+        tune(path, args.limit, args.seed)
+
+
+if __name__ == "__main__":
+    main()
