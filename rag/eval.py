@@ -162,6 +162,9 @@ def format_report(r: dict) -> str:
         f"passages {pct(off['passages_valid'])} of {off['passages']}"
     )
     lines.append(f"  latency per question p50 {r['latency']['p50_ms']:.0f} ms  p95 {r['latency']['p95_ms']:.0f} ms")
+    if "retrieval_latency" in r:
+        rl = r["retrieval_latency"]
+        lines.append(f"  of which retrieval    p50 {rl['p50_ms']:.1f} ms  p95 {rl['p95_ms']:.1f} ms")
     if r["wrong"]:
         lines.append(f"\nWrong answers ({r['n_wrong']}, showing {len(r['wrong'])}):")
         lines.append(f"  {'question':<60} {'gold':<28} {'predicted':<28} score")

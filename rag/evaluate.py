@@ -51,6 +51,7 @@ class Record:
     offsets_checked: int = 0
     offsets_valid: int = 0
     answer_offsets_ok: bool | None = None
+    retrieval_seconds: float | None = None
 
 
 @dataclass
@@ -109,10 +110,12 @@ def run_open(
     for gold in progress(items, "questions"):
         started = time.perf_counter()
         passages = pipe.retrieve(gold.question, max(RETRIEVE_K, pipe.top_k))
+        retrieved = time.perf_counter()
         result = pipe.answer(gold.question, passages[: pipe.top_k])
         seconds = time.perf_counter() - started
         result = Result(result.question, result.answer, result.passages, seconds, result.candidate)
         records.append(record(gold, result, rank_of(gold, passages), seconds, checker))
+        records[-1].retrieval_seconds = retrieved - started
     return records
 
 
@@ -179,6 +182,8 @@ def summarise(records: list[Record], with_retrieval: bool = True, wrong_limit: i
     }
     if with_retrieval:
         summary["retrieval"] = {"n": len(answerable), **retrieval_summary([r.rank for r in answerable], RECALL_KS)}
+        timed = [r.retrieval_seconds for r in records if r.retrieval_seconds is not None]
+        summary["retrieval_latency"] = percentiles_ms(timed)  # query encoding included
     wrong = [r for r in records if r.em < 1.0]
     summary["n_wrong"] = len(wrong)
     summary["wrong"] = [
