@@ -67,6 +67,11 @@ def marked(passage: Passage, answer: Answer | None) -> str:
     return f"{passage.text[:a]}**{passage.text[a:b]}**{passage.text[b:]}"
 
 
+def where(item: Answer | Passage) -> str:
+    """``file`` or ``file, page N`` (PDFs): where a cited span lies."""
+    return item.source if item.page is None else f"{item.source}, page {item.page}"
+
+
 def format_human(result: Result) -> str:
     lines = []
     answer = result.answer
@@ -76,12 +81,12 @@ def format_human(result: Result) -> str:
             lines.append("The closest passages:")
     else:
         lines.append(answer.text)
-        lines.append(f"  score {answer.score:.2f} · {answer.source}, characters {answer.start}-{answer.end}")
+        lines.append(f"  score {answer.score:.2f} · {where(answer)}, characters {answer.start}-{answer.end}")
         if answer.passage is not None:
             lines.append(textwrap.indent(textwrap.fill(marked(answer.passage, answer), 88), "  > "))
         lines.append("Passages:")
     for i, p in enumerate(result.passages, 1):
-        lines.append(f"  {i}. {p.source} [{p.start}:{p.end}] score {p.score:.3f}")
+        lines.append(f"  {i}. {where(p)} [{p.start}:{p.end}] score {p.score:.3f}")
         lines.append(textwrap.indent(textwrap.shorten(marked(p, answer), 300), "     "))
     return "\n".join(lines)
 

@@ -1,7 +1,8 @@
 """Reading a docs folder into Documents, and telling content from page chrome.
 
-The text of a Document is the file decoded exactly as stored (no newline translation,
-no normalisation), so every offset the system reports indexes the file itself.
+The text of a .txt or .md Document is the file decoded exactly as stored (no newline
+translation, no normalisation), so every offset the system reports indexes the file itself;
+for .html, .pdf and .docx it is the text extracted from the file (``rag.formats``).
 Cleaning never edits that text: it only lists the spans that are content.
 """
 
@@ -16,6 +17,8 @@ from pathlib import Path
 
 from rag.config import DOC_SUFFIXES
 from rag.errors import UsageError
+from rag.formats import decode as decode  # re-exported: the plain-text reader
+from rag.formats import extract
 from rag.types import Document, Span
 
 # Whole lines that are navigation or forum furniture, not content. Matched after
@@ -70,23 +73,18 @@ def content_spans(text: str) -> tuple[Span, ...]:
     return tuple(spans)
 
 
-def decode(data: bytes) -> str:
-    """Decode a file's bytes as UTF-8 text, refusing binary data (NUL bytes) and other encodings."""
-    if b"\x00" in data[:8192]:
-        raise ValueError("binary file")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"not UTF-8 (byte {exc.start})") from None
+def make_document(source: str, text: str, sha256: str = "", pages: tuple[int, ...] = ()) -> Document:
+    return Document(source=source, text=text, content=content_spans(text), sha256=sha256, pages=pages)
 
 
-def make_document(source: str, text: str, sha256: str = "") -> Document:
-    return Document(source=source, text=text, content=content_spans(text), sha256=sha256)
+def document_from_bytes(source: str, data: bytes, sha256: str = "") -> Document:
+    """The Document of a file's bytes, decoded or extracted by its kind; ValueError if unreadable."""
+    extracted = extract(source, data)
+    return make_document(source, extracted.text, sha256 or hashlib.sha256(data).hexdigest(), extracted.pages)
 
 
 def read_document(path: Path, source: str) -> Document:
-    data = path.read_bytes()
-    return make_document(source, decode(data), hashlib.sha256(data).hexdigest())
+    return document_from_bytes(source, path.read_bytes())
 
 
 def doc_paths(docs_dir: Path) -> Iterator[tuple[str, Path]]:
@@ -123,5 +121,8 @@ def load_documents(docs_dir: Path, warn: bool = True) -> tuple[list[Document], l
 
 
 def text_of(docs_dir: Path, source: str) -> str:
-    """The full text of one document, the text every offset of ``source`` refers to."""
-    return decode((docs_dir / source).read_bytes())
+    """The full text of one document, the text every offset of ``source`` refers to.
+
+    The file as stored for .txt and .md; the (deterministic) extracted text for other kinds.
+    """
+    return extract(source, (docs_dir / source).read_bytes()).text

@@ -1,7 +1,8 @@
 """Bringing an index up to date with a docs folder, embedding only what changed.
 
 A file whose size and modification time match the manifest is taken as unchanged without
-reading it; otherwise its SHA-256 decides. Unchanged files keep their stored vectors.
+reading it; otherwise its SHA-256 decides. Unchanged files keep their stored vectors, and
+.html/.pdf/.docx files their kept extracted text.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import numpy as np
 
 from rag.chunking import ChunkConfig, chunk_document
 from rag.config import TOKENIZER
-from rag.documents import check_docs_dir, decode, doc_paths, make_document
+from rag.documents import check_docs_dir, doc_paths, document_from_bytes
 from rag.embedding import Embedder
 from rag.errors import IndexUnusable
+from rag.formats import is_plain
 from rag.store import Index
-from rag.types import Chunk
+from rag.types import Chunk, Extracted
 
 PROGRESS_MIN_CHUNKS = 64
 
@@ -144,6 +146,7 @@ def update_index(
     states = _old_states(old)
     files: dict[str, dict] = {}
     chunks: list[Chunk] = []
+    texts: dict[str, Extracted] = {}
     reused: list[np.ndarray] = []
     fresh: list[Chunk] = []
     layout: list[tuple[str, int]] = []  # (kind, count) runs: 'old' vectors or 'new' ones
@@ -158,6 +161,8 @@ def update_index(
             restamped |= stat.st_mtime_ns != state.mtime_ns  # touched, same bytes
             files[source] = {**vars(state), "first": len(chunks), "mtime_ns": stat.st_mtime_ns}
             chunks.extend(old_chunks)
+            if source in old.texts:
+                texts[source] = old.texts[source]
             reused.append(old.vectors_of(state.first, state.count))
             layout.append(("old", state.count))
             continue
@@ -166,12 +171,14 @@ def update_index(
         stat = path.stat()
         entry = FileState(stat.st_size, stat.st_mtime_ns, hashlib.sha256(data).hexdigest())
         try:
-            doc = make_document(source, decode(data), entry.sha256)
+            doc = document_from_bytes(source, data, entry.sha256)
         except ValueError as exc:
             entry.skipped = report.skipped[source] = str(exc)
             print(f"warning: skipped {source}: {exc}", file=log)
             files[source] = vars(entry)
             continue
+        if not is_plain(source):
+            texts[source] = Extracted(doc.text, doc.pages)
         doc_chunks = chunk_document(doc, config)
         entry.first, entry.count = len(chunks), len(doc_chunks)
         files[source] = vars(entry)
@@ -195,5 +202,6 @@ def update_index(
     if old is not None and not report.touched and not restamped:
         return old, report
     index = Index.build({**settings, "files": files}, chunks, vectors)
+    index.texts = texts
     index.save(index_dir)
     return index, report

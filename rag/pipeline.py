@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from rag.chunking import ChunkConfig
 from rag.config import DEFAULT_DOCS, DEFAULT_INDEX, MAX_QUESTION_CHARS, TOP_K
@@ -23,7 +23,9 @@ from rag.indexer import UpdateReport, expected_settings, mismatch, plan, update_
 from rag.reader import DEFAULT_READER, Reader, load_reader
 from rag.retriever import MODES, Retriever
 from rag.store import Index
-from rag.types import Passage, Result
+from rag.types import Answer, Passage, Result
+
+Cited = TypeVar("Cited", Passage, Answer)
 
 
 def validate_question(question: str) -> str:
@@ -90,7 +92,12 @@ class Pipeline:
         return Retriever(self.index, self.embedder, self.retrieval_mode)
 
     def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
-        return self.retriever.search(question, k or self.top_k)
+        return [self.with_page(p) for p in self.retriever.search(question, k or self.top_k)]
+
+    def with_page(self, item: Cited) -> Cited:
+        """``item`` with the page it starts on, from the index's kept page starts (PDFs only)."""
+        page = None if self.index is None else self.index.page_of(item.source, item.start)
+        return item if page is None or page == item.page else replace(item, page=page)
 
     def answer(
         self,
@@ -104,6 +111,7 @@ class Pipeline:
         threshold = reader.threshold if threshold is None else threshold
         started = time.perf_counter()
         candidate = reader.read(question, passages) if passages else None
+        candidate = None if candidate is None else self.with_page(candidate)
         answer = candidate if candidate is not None and candidate.score >= threshold else None
         return Result(question, answer, tuple(passages), time.perf_counter() - started, candidate)
 

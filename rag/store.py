@@ -5,6 +5,7 @@ Layout of an index folder::
     CURRENT                 name of the live build, swapped with os.replace
     build-<id>/manifest.json  model, dimension, chunking, per-file hashes
     build-<id>/chunks.jsonl   one chunk per line, in vector order, grouped by file
+    build-<id>/texts.jsonl    extracted text and page starts of each .html/.pdf/.docx file
     build-<id>/vectors.faiss  the vectors
     build-<id>/bm25/          BM25 over the same chunks (row i is chunk i)
 
@@ -18,16 +19,17 @@ import json
 import os
 import shutil
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import faiss
 import numpy as np
 
 from rag.errors import IndexUnusable
+from rag.formats import is_plain
 from rag.lexical import KIND as LEXICAL_KIND
 from rag.lexical import Bm25, title_of
-from rag.types import Chunk
+from rag.types import Chunk, Extracted
 
 FORMAT = 2
 POINTER = "CURRENT"
@@ -35,12 +37,17 @@ POINTER = "CURRENT"
 
 @dataclass
 class Index:
-    """Chunks and their vectors (row ``i`` of the FAISS index is ``chunks[i]``), plus the manifest."""
+    """Chunks and their vectors (row ``i`` of the FAISS index is ``chunks[i]``), plus the manifest.
+
+    ``texts`` keeps the extracted text of each non-plain file (.html, .pdf, .docx): the text its
+    offsets refer to, and its page starts, so citations can be shown even after the file changed.
+    """
 
     manifest: dict
     chunks: list[Chunk]
     vectors: faiss.Index
     lexical: Bm25
+    texts: dict[str, Extracted] = field(default_factory=dict)
 
     @classmethod
     def build(cls, manifest: dict, chunks: list[Chunk], vectors: np.ndarray) -> Index:
@@ -56,6 +63,16 @@ class Index:
             "lexical": LEXICAL_KIND,
         }
         return cls(manifest, chunks, flat, lexical)
+
+    def text_of(self, source: str) -> str | None:
+        """The kept extracted text of ``source``; None for .txt/.md, whose text is the file itself."""
+        kept = self.texts.get(source)
+        return None if kept is None else kept.text
+
+    def page_of(self, source: str, offset: int) -> int | None:
+        """The 1-based page of ``offset`` in ``source``; None for unpaged files."""
+        kept = self.texts.get(source)
+        return None if kept is None else kept.page_of(offset)
 
     def vectors_of(self, first: int, count: int) -> np.ndarray:
         """Stored vectors of rows ``first .. first + count - 1`` (reused when a file is unchanged)."""
@@ -86,6 +103,9 @@ class Index:
             with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as f:
                 for chunk in self.chunks:
                     f.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
+            with open(tmp / "texts.jsonl", "w", encoding="utf-8") as f:
+                for source, kept in self.texts.items():
+                    f.write(json.dumps({"source": source, **asdict(kept)}, ensure_ascii=False) + "\n")
             _write_atomic(tmp / "manifest.json", json.dumps(self.manifest, indent=1, ensure_ascii=False))
             for path in tmp.rglob("*"):
                 if path.is_file():
@@ -113,14 +133,29 @@ class Index:
                 raise IndexUnusable(f"index in {index_dir} has format {found!r}, this version reads {FORMAT}")
             with open(build / "chunks.jsonl", encoding="utf-8") as f:
                 chunks = [Chunk(**json.loads(line)) for line in f]
+            texts = _load_texts(build / "texts.jsonl")
+            files = manifest.get("files", {})
+            extracted = {s for s, st in files.items() if not is_plain(s) and not st.get("skipped")}
             vectors = faiss.read_index(str(build / "vectors.faiss"))
             lexical = Bm25.load(build / "bm25")
-        except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+        except (OSError, ValueError, TypeError, KeyError, AttributeError, RuntimeError) as exc:
             raise IndexUnusable(f"index in {index_dir} is corrupt ({type(exc).__name__}: {exc})") from None
         sizes_agree = len(chunks) == vectors.ntotal == lexical.size == manifest.get("n_chunks")
-        if not sizes_agree or vectors.d != manifest.get("dim"):
+        if not sizes_agree or vectors.d != manifest.get("dim") or not extracted <= texts.keys():
             raise IndexUnusable(f"index in {index_dir} is corrupt (its parts disagree)")
-        return cls(manifest, chunks, vectors, lexical)
+        return cls(manifest, chunks, vectors, lexical, texts)
+
+
+def _load_texts(path: Path) -> dict[str, Extracted]:
+    """The kept extracted texts; a build from before they were kept has none (it held only .txt/.md)."""
+    if not path.exists():
+        return {}
+    texts = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            texts[row["source"]] = Extracted(row["text"], tuple(row["pages"]))
+    return texts
 
 
 def lexical_text(chunk: Chunk) -> str:

@@ -1,12 +1,23 @@
 """The small vocabulary every stage speaks: documents, spans, chunks, passages, answers.
 
 Offsets are Python ``str`` indices into a document's full text, end exclusive, so that
-``document.text[span.start:span.end]`` is always the cited text.
+``document.text[span.start:span.end]`` is always the cited text. For .txt and .md that text is
+the file as stored; for .html, .pdf and .docx it is the text extracted from the file
+(``rag.formats``), which the index keeps.
 """
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+
+
+def page_at(pages: Sequence[int], offset: int) -> int | None:
+    """The 1-based page holding ``offset``, given each page's start offset; None for unpaged text."""
+    if not pages:
+        return None
+    return max(1, bisect.bisect_right(pages, offset))
 
 
 @dataclass(frozen=True)
@@ -28,18 +39,35 @@ class Span:
 
 
 @dataclass(frozen=True)
+class Extracted:
+    """A file's text, as decoded or extracted, and where each page starts in it (empty if unpaged)."""
+
+    text: str
+    pages: tuple[int, ...] = ()
+
+    def page_of(self, offset: int) -> int | None:
+        return page_at(self.pages, offset)
+
+
+@dataclass(frozen=True)
 class Document:
-    """One source file's text, as decoded from disk, and the parts of it that are content.
+    """One source file's text, as decoded or extracted, and the parts of it that are content.
 
     ``source`` is the file's path relative to the docs folder, in POSIX form.
     ``content`` lists the spans that hold real text; page chrome and blank lines fall
-    between them, so leaving them out never shifts any offset.
+    between them, so leaving them out never shifts any offset. ``pages`` holds the start
+    offset of each page (PDFs only; empty for unpaged formats).
     """
 
     source: str
     text: str
     content: tuple[Span, ...]
     sha256: str = ""
+    pages: tuple[int, ...] = ()
+
+    def page_of(self, offset: int) -> int | None:
+        """The 1-based page of ``offset``, or None when the document has no pages."""
+        return page_at(self.pages, offset)
 
 
 @dataclass(frozen=True)
@@ -59,13 +87,17 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Passage:
-    """A chunk returned for a question, with the retriever's score (higher is better)."""
+    """A chunk returned for a question, with the retriever's score (higher is better).
+
+    ``page`` is the 1-based page where the passage starts (PDFs only; None for unpaged files).
+    """
 
     source: str
     start: int
     end: int
     text: str
     score: float
+    page: int | None = None
 
     @property
     def span(self) -> Span:
@@ -79,7 +111,8 @@ class Passage:
 class Answer:
     """An extractive answer: a span copied from ``source`` and the reader's confidence in [0, 1].
 
-    ``passage`` is the passage the span was read from; it contains the span.
+    ``passage`` is the passage the span was read from; it contains the span. ``page`` is the
+    1-based page where the span starts (PDFs only; None for unpaged files).
     """
 
     text: str
@@ -88,6 +121,7 @@ class Answer:
     end: int
     score: float
     passage: Passage | None = field(default=None, compare=False)
+    page: int | None = None
 
     @property
     def span(self) -> Span:
@@ -100,6 +134,7 @@ class Answer:
             "start": self.start,
             "end": self.end,
             "score": self.score,
+            "page": self.page,
         }
 
 

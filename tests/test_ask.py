@@ -52,11 +52,12 @@ def test_json_schema(docs, tmp_path, capsys):
     payload = json.loads(out)
     assert set(payload) == {"question", "answer", "abstained", "passages"}
     assert payload["question"] == SEED_QUESTION and payload["abstained"] is False
-    assert set(payload["answer"]) == {"text", "source", "start", "end", "score"}
+    assert set(payload["answer"]) == {"text", "source", "start", "end", "score", "page"}
+    assert payload["answer"]["page"] is None  # pages are for PDFs; the key is always there
     assert payload["answer"]["text"] == "CoreWeave"
     assert len(payload["passages"]) == 3
     for p in payload["passages"]:
-        assert set(p) == {"text", "source", "start", "end", "score"}
+        assert set(p) == {"text", "source", "start", "end", "score", "page"} and p["page"] is None
         assert isinstance(p["start"], int) and isinstance(p["score"], float)
     check_offsets(payload, docs)
 

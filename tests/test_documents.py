@@ -49,12 +49,13 @@ def test_load_documents_skips_bad_files_with_a_warning(tmp_path: Path, capsys):
     (tmp_path / "good.md").write_text("# Title\nSome text.", encoding="utf-8")
     (tmp_path / "latin.txt").write_bytes("café crème".encode("latin-1"))
     (tmp_path / "blob.txt").write_bytes(b"\x00\x01\x02binary")
-    (tmp_path / "ignored.pdf").write_bytes(b"%PDF")
+    (tmp_path / "ignored.png").write_bytes(b"\x89PNG")
+    (tmp_path / "truncated.pdf").write_bytes(b"%PDF")
     docs, skipped = load_documents(tmp_path)
     assert [d.source for d in docs] == ["good.md"]
-    assert {s.source for s in skipped} == {"latin.txt", "blob.txt"}
+    assert {s.source for s in skipped} == {"latin.txt", "blob.txt", "truncated.pdf"}
     err = capsys.readouterr().err
-    assert "latin.txt" in err and "blob.txt" in err
+    assert "latin.txt" in err and "blob.txt" in err and "truncated.pdf" in err
     assert text_of(tmp_path, "good.md") == docs[0].text
 
 

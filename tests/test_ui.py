@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,8 @@ from ui.core import (
     sources_heading,
 )
 
+from .builders import make_docx, make_pdf
+
 PASSAGE = Passage("deal.txt", 100, 139, "GPUs come from CoreWeave, a cloud firm.", 0.4569)
 ANSWER = Answer("CoreWeave", "deal.txt", 115, 124, 0.3246, PASSAGE)
 
@@ -39,6 +41,11 @@ def test_reply_gives_answer_confidence_and_citation():
     assert reply.startswith("**CoreWeave**")
     assert "confidence 0.32" in reply
     assert "deal\\.txt, characters 115–124" in reply
+
+
+def test_reply_cites_the_page_of_a_pdf():
+    answer = replace(ANSWER, source="deal.pdf", page=2)
+    assert "deal\\.pdf, page 2, characters 115–124" in format_reply(Result("who?", answer, (PASSAGE,)))
 
 
 def test_abstention_says_not_found_and_points_to_the_passages():
@@ -87,6 +94,7 @@ def test_highlight_without_the_answer_is_the_plain_passage(answer):
 
 def test_labels_and_heading_cite_file_range_and_score():
     assert passage_label(1, PASSAGE) == "1. deal.txt · characters 100–139 · score 0.457"
+    assert passage_label(2, replace(PASSAGE, source="deal.pdf", page=3)).startswith("2. deal.pdf · page 3 · characters")
     assert "who \\*supplies\\*?" in sources_heading(Result("who *supplies*?", None, (PASSAGE,)))
     assert sources_heading(Result("q", None, ())) == ""
 
@@ -109,20 +117,26 @@ def test_labels_and_heading_cite_file_range_and_score():
         ("x\x00y\n.txt", "x-y.txt"),
         ("a..b.txt", "a.b.txt"),
         ("x" * 300 + ".txt", "x" * 100 + ".txt"),
+        ("Annual Report.PDF", "Annual-Report.pdf"),
+        ("page.htm", "page.htm"),
+        ("letter.docx", "letter.docx"),
     ],
 )
 def test_safe_name(name, expected):
     assert safe_name(name) == expected
 
 
-@pytest.mark.parametrize("name", ["x.pdf", "x.txt.exe", "README", "", "..", "dir/", "x.txt/"])
+@pytest.mark.parametrize("name", ["x.doc", "x.txt.exe", "README", "", "..", "dir/", "x.txt/"])
 def test_safe_name_refuses_other_kinds(name):
-    with pytest.raises(UploadRejected, match="only .txt or .md"):
+    with pytest.raises(UploadRejected, match=r"only \.txt, \.md, \.html, \.htm, \.pdf or \.docx files"):
         safe_name(name)
 
 
-def test_check_upload_accepts_utf8_text():
-    assert check_upload("héllo\n".encode()) == "héllo\n"
+def test_check_upload_accepts_utf8_text_and_extracts_other_formats():
+    assert check_upload("héllo\n".encode(), "a.txt") == "héllo\n"
+    assert check_upload(b"<p>Hello <b>there</b></p>", "a.html") == "Hello there"
+    assert check_upload(make_pdf([["Page one."], ["Page two."]]), "a.pdf") == "Page one.\n\nPage two."
+    assert check_upload(make_docx(["One para.", "Two para."]), "a.docx") == "One para.\n\nTwo para."
 
 
 @pytest.mark.parametrize(
@@ -137,7 +151,22 @@ def test_check_upload_accepts_utf8_text():
 )
 def test_check_upload_refuses_bad_files(data, message):
     with pytest.raises(UploadRejected, match=message):
-        check_upload(data)
+        check_upload(data, "a.txt")
+
+
+@pytest.mark.parametrize(
+    "name, data, message",
+    [
+        ("a.pdf", b"%PDF-1.7 text", "cannot be read \\(not a readable PDF"),
+        ("a.pdf", make_pdf([[]]), "no extractable text"),
+        ("a.docx", b"PK not a zip", "not a readable .docx"),
+        ("a.html", "<p>café</p>".encode("latin-1"), "not UTF-8"),
+        ("a.html", b"<script>x()</script>", "no visible text"),
+    ],
+)
+def test_check_upload_refuses_broken_documents_of_other_formats(name, data, message):
+    with pytest.raises(UploadRejected, match=message):
+        check_upload(data, name)
 
 
 def test_save_new_never_overwrites(tmp_path: Path):
@@ -245,7 +274,13 @@ def test_bad_question_raises_usage_error(tmp_path: Path):
 
 @pytest.mark.parametrize(
     "name, data",
-    [("x.pdf", b"text"), ("bin.txt", b"\x00\x01\x02"), ("latin.txt", "é".encode("latin-1")), ("empty.md", b"")],
+    [
+        ("x.pdf", b"text"),
+        ("x.docx", b"PK"),
+        ("bin.txt", b"\x00\x01\x02"),
+        ("latin.txt", "é".encode("latin-1")),
+        ("empty.md", b""),
+    ],
 )
 def test_rejected_upload_changes_nothing(tmp_path: Path, name: str, data: bytes):
     docs = tmp_path / "docs"
@@ -274,6 +309,7 @@ def test_uploaded_document_is_answerable_right_away(docs: Path, tmp_path: Path, 
 
     pipe = Pipeline(docs, tmp_path / "index", embedder=embedder)
     pipe.refresh()
+    default_threshold = pipe.reader.threshold
     assistant = Assistant(pipe)
     upload = tmp_path / "mango notes.txt"
     upload.write_text("Farm diary.\n\nThe Zanzibar mango harvest is led by Amina Juma every March.\n")
@@ -290,4 +326,21 @@ def test_uploaded_document_is_answerable_right_away(docs: Path, tmp_path: Path, 
     again = assistant.add_document(upload)
     assert "saved as mango\\-notes\\-1\\.txt" in again
     assert assistant.ask("who supplies GPUs in the deal?", top_k=5, threshold=0.99).abstained
-    assert pipe.reader.threshold == 0.3
+    assert pipe.reader.threshold == default_threshold  # a per-ask threshold leaves the shared one alone
+
+
+def test_uploaded_pdf_is_answerable_and_cited_with_its_page(docs: Path, tmp_path: Path, embedder):
+    from rag.pipeline import Pipeline
+
+    pipe = Pipeline(docs, tmp_path / "index", embedder=embedder)
+    assistant = Assistant(pipe)
+    upload = tmp_path / "Harbour Report.pdf"
+    upload.write_bytes(make_pdf([["Harbour records."], ["The Port Elira lighthouse was designed by Tomasz Wren."]]))
+
+    assert "Added **Harbour\\-Report\\.pdf**" in assistant.add_document(upload)
+
+    result = assistant.ask("Who designed the Port Elira lighthouse?", top_k=5)
+    assert result.answer is not None and result.answer.text == "Tomasz Wren" and result.answer.page == 2
+    assert "Harbour\\-Report\\.pdf, page 2, characters" in format_reply(result)
+    rank, passage = next((i, p) for i, p in enumerate(result.passages, 1) if p.source == "Harbour-Report.pdf")
+    assert passage_label(rank, passage).startswith(f"{rank}. Harbour-Report.pdf · page 2 · characters")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.builders import make_pdf
 from tests.conftest import ROOT, SEEDS
 
 pytestmark = pytest.mark.slow
@@ -148,14 +149,12 @@ def ask(page, question: str):
     return replies.last
 
 
-def upload(page, name: str, data: bytes, outcome: str) -> str:
+def upload(page, name: str, data: bytes, outcome: str, mime: str = "text/plain") -> str:
     """Upload a file through the upload component's file input; waits for ``outcome`` in the status."""
     from playwright.sync_api import expect
 
     status = page.locator("#upload-status")
-    page.locator("#upload input[type=file]").set_input_files(
-        files=[{"name": name, "mimeType": "text/plain", "buffer": data}]
-    )
+    page.locator("#upload input[type=file]").set_input_files(files=[{"name": name, "mimeType": mime, "buffer": data}])
     expect(status).to_contain_text(outcome, timeout=ANSWER_TIMEOUT_MS)
     return status.inner_text()
 
@@ -202,14 +201,31 @@ def test_uploaded_document_is_answerable_right_away(page, app):
     expect(page.locator("#sources .highlighted").first).to_have_text("Amina Juma")
 
 
+def test_uploaded_pdf_is_answerable_and_cited_with_its_page(page, app):
+    from playwright.sync_api import expect
+
+    pdf = make_pdf([["Harbour records of Port Elira."], ["The Port Elira lighthouse was designed by Tomasz Wren."]])
+    upload(page, "harbour.pdf", pdf, "Added harbour.pdf", "application/pdf")
+    assert (app[1] / "harbour.pdf").read_bytes() == pdf
+
+    reply = ask(page, "Who designed the Port Elira lighthouse?")
+
+    expect(reply).to_contain_text("Tomasz Wren")
+    expect(reply).to_contain_text(re.compile(r"harbour\.pdf, page 2, characters \d+–\d+"))
+    expect(page.locator("#sources")).to_contain_text(re.compile(r"\d\. harbour\.pdf · page 2 · characters"))
+    expect(page.locator("#sources .highlighted").first).to_have_text("Tomasz Wren")
+
+
 def test_bad_upload_is_refused_and_changes_nothing(page, app):
     before = sorted(p.name for p in app[1].iterdir())
 
     png = b"\x89PNG\r\n\x1a\n\x00\x00\x00"
     status = upload(page, "photo.txt", png, "Not added photo.txt")
     assert "cannot be read as text (binary file)" in status and "Nothing was changed" in status
-    status = upload(page, "report.pdf", b"%PDF-1.7 text", "Not added report.pdf")
-    assert "only .txt or .md files can be added" in status
+    status = upload(page, "report.pdf", b"%PDF-1.7 text", "Not added report.pdf", "application/pdf")
+    assert "cannot be read (not a readable PDF" in status and "Nothing was changed" in status
+    status = upload(page, "photo.png", png, "Not added photo.png")
+    assert "only .txt, .md, .html, .htm, .pdf or .docx files can be added" in status
 
     assert sorted(p.name for p in app[1].iterdir()) == before
 

@@ -179,7 +179,7 @@ def build(assistant: Assistant, top_k: int = TOP_K, unavailable: dict[str, str] 
                     )
                 with gr.Accordion("Add a document", open=True):
                     upload = gr.File(
-                        label=f"Upload a .txt or .md file (UTF-8, up to {MAX_UPLOAD_BYTES // 2**20} MB)",
+                        label=f"Upload a .txt, .md, .html, .pdf or .docx file (up to {MAX_UPLOAD_BYTES // 2**20} MB)",
                         height=170,
                         elem_id="upload",
                     )

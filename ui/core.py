@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rag.config import DOC_SUFFIXES
-from rag.documents import decode, doc_paths
+from rag.documents import doc_paths
 from rag.errors import RagError, UsageError
+from rag.formats import extract, is_plain
 from rag.pipeline import Pipeline
 from rag.reader import READERS, Reader, load_reader
 from rag.types import Answer, Passage, Result
@@ -43,8 +44,13 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def where(item: Answer | Passage) -> str:
+    """``file`` or ``file, page N`` (PDFs)."""
+    return item.source if item.page is None else f"{item.source}, page {item.page}"
+
+
 def citation(answer: Answer) -> str:
-    return f"{answer.source}, characters {answer.start}–{answer.end}"
+    return f"{where(answer)}, characters {answer.start}–{answer.end}"
 
 
 def format_reply(result: Result) -> str:
@@ -66,7 +72,8 @@ def highlight(passage: Passage, answer: Answer | None) -> Segments:
 
 
 def passage_label(rank: int, passage: Passage) -> str:
-    return f"{rank}. {passage.source} · characters {passage.start}–{passage.end} · score {passage.score:.3f}"
+    page = "" if passage.page is None else f" · page {passage.page}"
+    return f"{rank}. {passage.source}{page} · characters {passage.start}–{passage.end} · score {passage.score:.3f}"
 
 
 def sources_heading(result: Result) -> str:
@@ -79,13 +86,13 @@ def sources_heading(result: Result) -> str:
 def safe_name(name: str) -> str:
     """A plain file name for an upload: no folders, no hidden name, only word characters, '-' and '.'.
 
-    Raises UploadRejected unless the name ends in a supported suffix (.txt, .md).
+    Raises UploadRejected unless the name ends in a supported suffix (DOC_SUFFIXES).
     """
     base = unicodedata.normalize("NFKC", re.split(r"[\\/]", name)[-1]).strip()
     stem, dot, suffix = base.rpartition(".")
     suffix = f".{suffix.lower()}"
     if not dot or suffix not in DOC_SUFFIXES:
-        raise UploadRejected(f"only {' or '.join(DOC_SUFFIXES)} files can be added")
+        raise UploadRejected(f"only {', '.join(DOC_SUFFIXES[:-1])} or {DOC_SUFFIXES[-1]} files can be added")
     stem = re.sub(r"[^\w.-]+", "-", stem)
     stem = re.sub(r"([.-])[.-]+", r"\1", stem).strip("._-")[:MAX_STEM_CHARS].rstrip("._-")
     return (stem or "document") + suffix
@@ -96,13 +103,19 @@ def check_size(size: int) -> None:
         raise UploadRejected(f"the file is {size / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB")
 
 
-def check_upload(data: bytes) -> str:
-    """The upload's text; raises UploadRejected for files that are too large, binary, not UTF-8 or empty."""
+def check_upload(data: bytes, name: str) -> str:
+    """The upload's text, read as the indexer will read it (by ``name``'s suffix).
+
+    Raises UploadRejected for files that are too large, unreadable (binary or not UTF-8 text,
+    a damaged or encrypted PDF...) or without text.
+    """
     check_size(len(data))
     try:
-        text = decode(data)
+        text = extract(name, data).text
     except ValueError as exc:
-        raise UploadRejected(f"the file cannot be read as text ({exc}); save it as UTF-8 plain text") from None
+        if is_plain(name):
+            raise UploadRejected(f"the file cannot be read as text ({exc}); save it as UTF-8 plain text") from None
+        raise UploadRejected(f"the file cannot be read ({exc})") from None
     if not text.strip():
         raise UploadRejected("the file has no text")
     return text
@@ -168,7 +181,7 @@ class Assistant:
         target = safe_name(name or upload.name)
         check_size(upload.stat().st_size)  # before reading a huge file into memory
         data = upload.read_bytes()
-        check_upload(data)
+        check_upload(data, target)
         with self.lock:
             path = save_new(self.docs_dir, target, data)
             try:
