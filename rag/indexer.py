@@ -201,7 +201,6 @@ def update_index(
 
     if old is not None and not report.touched and not restamped:
         return old, report
-    index = Index.build({**settings, "files": files}, chunks, vectors)
-    index.texts = texts
+    index = Index.build({**settings, "files": files}, chunks, vectors, texts)
     index.save(index_dir)
     return index, report

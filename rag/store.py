@@ -25,6 +25,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from rag import ann
 from rag.errors import IndexUnusable
 from rag.formats import is_plain
 from rag.lexical import KIND as LEXICAL_KIND
@@ -50,19 +51,21 @@ class Index:
     texts: dict[str, Extracted] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, manifest: dict, chunks: list[Chunk], vectors: np.ndarray) -> Index:
-        flat = faiss.IndexFlatIP(int(manifest["dim"]))
-        if len(vectors):
-            flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    def build(
+        cls, manifest: dict, chunks: list[Chunk], vectors: np.ndarray, texts: dict[str, Extracted] | None = None
+    ) -> Index:
+        """A new index; its FAISS type (exact or approximate) is chosen by size and recorded in the manifest."""
+        search, params = ann.build(vectors, dim=int(manifest["dim"]))
         lexical = Bm25.build([lexical_text(c) for c in chunks])
         manifest = {
             **manifest,
             "format": FORMAT,
             "n_chunks": len(chunks),
-            "index_type": "flat-ip",
+            "index_type": params["index_type"],
+            "index_params": params,
             "lexical": LEXICAL_KIND,
         }
-        return cls(manifest, chunks, flat, lexical)
+        return cls(manifest, chunks, search, lexical, texts or {})
 
     def text_of(self, source: str) -> str | None:
         """The kept extracted text of ``source``; None for .txt/.md, whose text is the file itself."""
@@ -137,6 +140,7 @@ class Index:
             files = manifest.get("files", {})
             extracted = {s for s, st in files.items() if not is_plain(s) and not st.get("skipped")}
             vectors = faiss.read_index(str(build / "vectors.faiss"))
+            ann.apply_search_params(vectors, manifest.get("index_params", {"index_type": ann.FLAT}))
             lexical = Bm25.load(build / "bm25")
         except (OSError, ValueError, TypeError, KeyError, AttributeError, RuntimeError) as exc:
             raise IndexUnusable(f"index in {index_dir} is corrupt ({type(exc).__name__}: {exc})") from None

@@ -138,3 +138,17 @@ def test_index_cli(docs, tmp_path, capsys, embedder):
     assert index_main(["--docs", str(docs), "--index", str(tmp_path / "ix")]) == 0
     assert "embedded 0 chunks" in capsys.readouterr().out
     assert index_main(["--docs", str(docs), "--index", str(tmp_path / "ix"), "--chunk-overlap", "500"]) == 2
+
+
+def test_large_corpus_gets_an_approximate_index_recorded_in_the_manifest(docs, tmp_path, embedder, monkeypatch):
+    monkeypatch.setattr("rag.ann.EXACT_MAX_VECTORS", 3)  # the seed document alone has more chunks
+    index_dir = tmp_path / "index"
+    built, _ = update_index(docs, index_dir, embedder)
+    assert built.manifest["index_type"] == "hnsw-ip" and built.manifest["index_params"]["efSearch"] > 0
+    loaded = Index.load(index_dir)
+    assert loaded.vectors.hnsw.efSearch == built.manifest["index_params"]["efSearch"]  # re-applied after loading
+    query = embedder.encode(["who supplies GPUs in the deal?"])[0]
+    assert loaded.search(query, 3) == built.search(query, 3)
+    (docs / "new.txt").write_text("Kiwis are brown and fuzzy.", encoding="utf-8")
+    updated, report = update_index(docs, index_dir, embedder)  # stored vectors are reused from HNSW too
+    assert report.embedded_chunks == 1 and len(updated.chunks) == len(built.chunks) + 1
