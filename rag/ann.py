@@ -1,0 +1,114 @@
+"""Choosing, building and configuring the FAISS index for the chunk vectors, by corpus size.
+
+Up to ``EXACT_MAX_VECTORS`` vectors the index is exact (``IndexFlatIP``): a brute-force scan is
+only a few milliseconds there and needs no tuning. Above it the index is approximate: HNSW over
+the same float32 vectors (``IndexHNSWFlat``, inner product). Both store the vectors exactly, so
+``reconstruct_n`` / ``reconstruct_batch`` give back the stored vectors for incremental updates and
+for re-scoring candidates. An IVF index (``IndexIVFFlat`` with a direct map) is built on request
+for comparison (see bench/RESULTS.md for the measurements behind the choice and the parameters).
+
+FAISS does not store search-time parameters (efSearch, nprobe) in the index file: keep the
+parameters returned by :func:`build` (e.g. in the index manifest) and call
+:func:`apply_search_params` after ``faiss.read_index``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import faiss
+import numpy as np
+
+FLAT = "flat-ip"
+HNSW = "hnsw-ip"
+IVF = "ivf-flat-ip"
+
+EXACT_MAX_VECTORS = 100_000
+APPROXIMATE = HNSW
+
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 128
+HNSW_EF_SEARCH = 64
+IVF_NPROBE = 32
+IVF_TRAIN_PER_LIST = 64  # training points per list; FAISS wants at least 39
+
+
+def kind_for(n: int) -> str:
+    """The index type for ``n`` vectors: exact up to ``EXACT_MAX_VECTORS``, approximate above."""
+    return FLAT if n <= EXACT_MAX_VECTORS else APPROXIMATE
+
+
+def ivf_lists(n: int) -> int:
+    """Number of IVF lists for ``n`` vectors: about 4 * sqrt(n), a power of two, with enough training points."""
+    lists = 2 ** round(math.log2(max(1.0, 4 * math.sqrt(n))))
+    return max(1, min(lists, n // 39))
+
+
+def build(
+    vectors: np.ndarray, dim: int | None = None, kind: str | None = None, **params: int
+) -> tuple[faiss.Index, dict[str, Any]]:
+    """An index over ``vectors`` (float32, L2-normalised rows; row ``i`` gets id ``i``) and its parameters.
+
+    ``kind`` defaults to :func:`kind_for` the number of rows; ``params`` override the defaults
+    (``M``, ``efConstruction``, ``efSearch`` for HNSW; ``nlist``, ``nprobe`` for IVF). The returned
+    dict holds ``index_type`` and every parameter needed to rebuild or re-apply the index.
+    """
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    d = int(dim if dim is not None else x.shape[1])
+    if x.ndim != 2 or x.shape[1] != d:
+        raise ValueError(f"vectors must have shape (n, {d}), got {x.shape}")
+    kind = kind or kind_for(len(x))
+    if kind == FLAT:
+        index: faiss.Index = faiss.IndexFlatIP(d)
+        info: dict[str, Any] = {"index_type": FLAT}
+    elif kind == HNSW:
+        info = {
+            "index_type": HNSW,
+            "M": params.get("M", HNSW_M),
+            "efConstruction": params.get("efConstruction", HNSW_EF_CONSTRUCTION),
+            "efSearch": params.get("efSearch", HNSW_EF_SEARCH),
+        }
+        index = faiss.IndexHNSWFlat(d, info["M"], faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = info["efConstruction"]
+    elif kind == IVF:
+        info = {
+            "index_type": IVF,
+            "nlist": params.get("nlist", ivf_lists(len(x))),
+            "nprobe": params.get("nprobe", IVF_NPROBE),
+        }
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, info["nlist"], faiss.METRIC_INNER_PRODUCT)
+        index.train(_sample(x, info["nlist"] * IVF_TRAIN_PER_LIST))
+        index.make_direct_map()  # so reconstruct_n / reconstruct_batch work
+    else:
+        raise ValueError(f"unknown index type {kind!r}; choose one of: {FLAT}, {HNSW}, {IVF}")
+    if len(x):
+        index.add(x)
+    apply_search_params(index, info)
+    return index, info
+
+
+def apply_search_params(index: faiss.Index, params: dict[str, Any]) -> None:
+    """Set the search-time parameters in ``params`` on ``index`` (needed after ``faiss.read_index``).
+
+    Raises ValueError when ``params["index_type"]`` does not describe ``index``.
+    """
+    kind = params.get("index_type", FLAT)
+    ivf = faiss.try_extract_index_ivf(index)
+    if kind == FLAT and isinstance(index, faiss.IndexFlat):
+        return
+    if kind == HNSW and hasattr(index, "hnsw"):
+        index.hnsw.efSearch = int(params["efSearch"])
+        return
+    if kind == IVF and ivf is not None:
+        ivf.nprobe = int(params["nprobe"])
+        return
+    raise ValueError(f"index of type {type(index).__name__} does not match index_type {kind!r}")
+
+
+def _sample(x: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
+    """At most ``size`` rows of ``x``, chosen at random (in row order)."""
+    if len(x) <= size:
+        return x
+    rows = np.sort(np.random.default_rng(seed).choice(len(x), size=size, replace=False))
+    return x[rows]
