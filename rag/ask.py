@@ -11,13 +11,10 @@ import json
 import sys
 import textwrap
 
-from rag.cli import add_corpus_args, run
-from rag.config import TOP_K
+from rag.cli import add_answering_args, add_corpus_args, run
 from rag.documents import check_docs_dir
 from rag.errors import UsageError
 from rag.pipeline import Pipeline, validate_question
-from rag.reader import DEFAULT_READER, READERS
-from rag.retriever import MODES
 from rag.types import Answer, Passage, Result
 
 EXAMPLE = "who supplies GPUs in the deal?"
@@ -36,25 +33,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("question", nargs="?", help="the question; omit it to read questions from stdin")
     add_corpus_args(parser)
-    parser.add_argument(
-        "--top-k", type=int, default=TOP_K, metavar="N", help="passages to retrieve and show (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--retriever",
-        default="hybrid",
-        choices=tuple(MODES),
-        help="hybrid = BM25 and embeddings fused; dense or bm25 alone (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--reader", default=DEFAULT_READER, choices=READERS, help="which reader picks the answer (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--threshold",
-        type=float,
-        default=None,
-        metavar="S",
-        help="abstain when the answer's score is below S (default: the reader's own)",
-    )
+    add_answering_args(parser, "passages to retrieve and show")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     return parser.parse_args(argv)
 

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from rag.config import DEFAULT_DOCS, DEFAULT_INDEX
+from rag.config import DEFAULT_DOCS, DEFAULT_INDEX, DOC_SUFFIXES, TOP_K
 from rag.errors import RagError
 
 
@@ -17,7 +17,7 @@ def add_corpus_args(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=DEFAULT_DOCS,
         metavar="DIR",
-        help="folder of documents (.txt, .md), searched recursively (default: %(default)s)",
+        help=f"folder of documents ({', '.join(DOC_SUFFIXES)}), searched recursively (default: %(default)s)",
     )
     parser.add_argument(
         "--index",
@@ -25,6 +25,30 @@ def add_corpus_args(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_INDEX,
         metavar="DIR",
         help="folder where the index is kept (default: %(default)s)",
+    )
+
+
+def add_answering_args(parser: argparse.ArgumentParser, top_k_help: str) -> None:
+    """The flags that choose how questions are answered: --top-k, --retriever, --reader, --threshold."""
+    from rag.reader import DEFAULT_READER, READERS
+    from rag.retriever import MODES
+
+    parser.add_argument("--top-k", type=int, default=TOP_K, metavar="N", help=f"{top_k_help} (default: %(default)s)")
+    parser.add_argument(
+        "--retriever",
+        default="hybrid",
+        choices=tuple(MODES),
+        help="hybrid = BM25 and embeddings fused; dense or bm25 alone (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--reader", default=DEFAULT_READER, choices=READERS, help="which reader picks the answer (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        metavar="S",
+        help="abstain when the answer's score is below S (default: the reader's own, calibrated)",
     )
 
 

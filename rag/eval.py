@@ -18,14 +18,12 @@ import sys
 import time
 from pathlib import Path
 
-from rag.cli import add_corpus_args, run
-from rag.config import TOP_K
+from rag.cli import add_answering_args, add_corpus_args, run
 from rag.errors import UsageError
 from rag.evaluate import rank_by_answer, rank_by_source, run_open, run_reader, summarise
 from rag.gold import load_gold, load_squad, materialise_squad, sample
 from rag.pipeline import Pipeline
-from rag.reader import DEFAULT_READER, READERS, load_reader
-from rag.retriever import MODES
+from rag.reader import load_reader
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "eval" / "runs"
@@ -52,15 +50,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="a random sample of N questions")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of that sample (default: 0)")
     add_corpus_args(parser)
-    parser.add_argument("--top-k", type=int, default=TOP_K, metavar="N", help="passages given to the reader")
-    parser.add_argument(
-        "--retriever",
-        default="hybrid",
-        choices=tuple(MODES),
-        help="hybrid = BM25 and embeddings fused; dense or bm25 alone (default: %(default)s)",
-    )
-    parser.add_argument("--reader", default=DEFAULT_READER, choices=READERS, help="default: %(default)s")
-    parser.add_argument("--threshold", type=float, default=None, metavar="S", help="abstention threshold")
+    add_answering_args(parser, "passages given to the reader")
     parser.add_argument("--json", action="store_true", help="print all results as one JSON object")
     parser.add_argument(
         "--save",
