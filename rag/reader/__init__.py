@@ -5,7 +5,7 @@ from __future__ import annotations
 from rag.errors import UsageError
 from rag.reader.base import Reader
 
-READERS = ("baseline",)
+READERS = ("baseline", "neural")
 DEFAULT_READER = "baseline"
 
 
@@ -14,6 +14,10 @@ def load_reader(name: str = DEFAULT_READER, threshold: float | None = None) -> R
         from rag.reader.baseline import BaselineReader
 
         reader: Reader = BaselineReader()
+    elif name == "neural":
+        from rag.reader.neural import NeuralReader
+
+        reader = NeuralReader()
     else:
         raise UsageError(f"unknown reader {name!r}; choose one of: {', '.join(READERS)}")
     if threshold is not None:

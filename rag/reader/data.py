@@ -1,0 +1,142 @@
+"""SQuAD v1.1-format training data for the neural reader: loading, a held-out split, negatives.
+
+The files have no unanswerable questions, so the reader learns to abstain from negatives we
+build: a question paired with a *similar* paragraph from the same file (most shared question
+words among a few candidates, same article first) that does not contain any of its answers.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+WORD = re.compile(r"\w+")
+STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "and",
+        "or",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "do",
+        "does",
+        "did",
+        "i",
+        "you",
+        "he",
+        "she",
+        "it",
+        "we",
+        "they",
+        "this",
+        "that",
+        "with",
+        "as",
+        "at",
+        "by",
+        "from",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Example:
+    """One question over one context; ``answer_start`` is None for a built negative."""
+
+    qid: str
+    source: str
+    title: str
+    question: str
+    context: str
+    answer: str | None
+    answer_start: int | None
+    answers: tuple[str, ...] = ()
+
+    @property
+    def answer_end(self) -> int | None:
+        return None if self.answer_start is None else self.answer_start + len(self.answer)
+
+
+def load_squad(path: Path) -> list[Example]:
+    """Every question of a SQuAD v1.1 file, with its first answer as the training target."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
+    out = []
+    for article in data:
+        for para in article["paragraphs"]:
+            ctx = para["context"]
+            for qa in para["qas"]:
+                golds = tuple(a["text"] for a in qa["answers"])
+                first = qa["answers"][0]
+                assert ctx[first["answer_start"] : first["answer_start"] + len(first["text"])] == first["text"]
+                out.append(
+                    Example(
+                        str(qa["id"]), path.name, article.get("title", ""), qa["question"], ctx,
+                        first["text"], first["answer_start"], golds,
+                    )
+                )  # fmt: skip
+    return out
+
+
+def split_heldout(examples: Sequence[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
+    """Hold out whole contexts (never a question whose paragraph was trained on)."""
+    contexts = sorted({e.context for e in examples})
+    rng = random.Random(seed)
+    held = set(rng.sample(contexts, max(1, round(len(contexts) * fraction)))) if fraction > 0 else set()
+    return [e for e in examples if e.context not in held], [e for e in examples if e.context in held]
+
+
+@lru_cache(maxsize=20000)
+def words(text: str) -> frozenset[str]:
+    return frozenset(w for w in WORD.findall(text.lower()) if w not in STOP)
+
+
+def negatives(examples: Sequence[Example], ratio: float, seed: int, candidates: int = 24) -> list[Example]:
+    """About ``ratio`` negatives per question: the most question-like other paragraph of the same file."""
+    rng = random.Random(seed)
+    by_file: dict[str, list[str]] = {}
+    by_title: dict[tuple[str, str], list[str]] = {}
+    for e in examples:
+        by_file.setdefault(e.source, [])
+        by_title.setdefault((e.source, e.title), [])
+        if e.context not in by_title[(e.source, e.title)]:
+            by_title[(e.source, e.title)].append(e.context)
+            by_file[e.source].append(e.context)
+    out = []
+    for e in examples:
+        if rng.random() >= ratio:
+            continue
+        pool = [c for c in by_title[(e.source, e.title)] if c != e.context]
+        pool += rng.sample(by_file[e.source], min(candidates, len(by_file[e.source])))
+        golds = [a.lower() for a in (e.answers or (e.answer,))]
+        pool = [c for c in pool if c != e.context and not any(g in c.lower() for g in golds)]
+        if not pool:
+            continue
+        q = words(e.question)
+        best = max(pool, key=lambda c: (len(q & words(c)), rng.random()))
+        out.append(Example(e.qid + "-neg", e.source, e.title, e.question, best, None, None, ()))
+    return out

@@ -1,0 +1,67 @@
+"""Held-out evaluation of the neural reader and calibration of its abstention threshold.
+
+Each held-out question is read over its own context (all windows) and over a built negative
+(a similar paragraph without its answer). The threshold maximises answerable F1 (an abstention
+scores 0) plus the share of negatives abstained on, both in [0, 1], so neither side dominates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rag.metrics import best_over_golds, exact_match, f1
+from rag.reader import data
+from rag.reader.neural import predict
+from rag.reader.windows import encode
+
+
+def best(model, tokenizer, e: data.Example, cfg, bf16: bool = False) -> tuple[str, float]:
+    windows = encode(tokenizer, e.question, [e.context], cfg.infer_max_length, cfg.infer_stride)
+    spans = predict(model, windows, cfg.max_answer_tokens, 1, bf16)
+    return (e.context[spans[0].start : spans[0].end], spans[0].score) if spans else ("", 0.0)
+
+
+def calibrate(pos: Sequence[tuple[float, float]], neg: Sequence[float]) -> dict:
+    """Threshold maximising mean F1 over answerable (abstain = 0) + abstention rate on negatives."""
+    candidates = sorted({0.0, *(s for _, s in pos), *neg})
+    best_t, best_v = 0.0, -1.0
+    for t in candidates:
+        v = sum(f for f, s in pos if s >= t) / max(1, len(pos)) + sum(s < t for s in neg) / max(1, len(neg))
+        if v > best_v:
+            best_t, best_v = t, v
+    return {
+        "threshold": round(best_t, 4),
+        "objective": round(best_v, 4),
+        "answerable_f1_with_abstention": round(100 * sum(f for f, s in pos if s >= best_t) / max(1, len(pos)), 2),
+        "false_abstention_rate": round(sum(s < best_t for _, s in pos) / max(1, len(pos)), 4),
+        "negative_abstention_rate": round(sum(s < best_t for s in neg) / max(1, len(neg)), 4),
+    }
+
+
+def heldout(model, tokenizer, examples: Sequence[data.Example], cfg, bf16: bool = False) -> dict:
+    """EM/F1 (no abstention), per file, and the calibrated threshold."""
+    negatives = data.negatives(examples, 1.0, cfg.seed + 1)
+    pos, per_file = [], {}
+    for e in examples:
+        text, score = best(model, tokenizer, e, cfg, bf16)
+        em, f = best_over_golds(exact_match, text, e.answers), best_over_golds(f1, text, e.answers)
+        pos.append((f, score))
+        per_file.setdefault(e.source, []).append((em, f))
+    neg = [best(model, tokenizer, e, cfg, bf16)[1] for e in negatives]
+    ems = [em for v in per_file.values() for em, _ in v]
+    out = {
+        "questions": len(pos),
+        "negatives": len(neg),
+        "em": round(100 * sum(ems) / max(1, len(ems)), 2),
+        "f1": round(100 * sum(f for f, _ in pos) / max(1, len(pos)), 2),
+        "per_file": {
+            k: {
+                "n": len(v),
+                "em": round(100 * sum(a for a, _ in v) / len(v), 2),
+                "f1": round(100 * sum(b for _, b in v) / len(v), 2),
+            }
+            for k, v in per_file.items()
+        },  # fmt: skip
+    }
+    out.update(calibrate(pos, neg))
+    return out

