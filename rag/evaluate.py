@@ -70,7 +70,14 @@ class OffsetChecker:
         return self.source_text(item.source)[item.start : item.end] == item.text
 
 
-def record(gold: GoldQuestion, result: Result, rank: int | None, seconds: float, checker: OffsetChecker) -> Record:
+def record(
+    gold: GoldQuestion,
+    result: Result,
+    rank: int | None,
+    seconds: float,
+    checker: OffsetChecker,
+    retrieval_seconds: float | None = None,
+) -> Record:
     prediction = result.answer.text if result.answer else None
     candidate = result.candidate.text if result.candidate else None
     em, f1 = score_answer(prediction, gold.answers, gold.unanswerable)
@@ -93,6 +100,7 @@ def record(gold: GoldQuestion, result: Result, rank: int | None, seconds: float,
         len(checked),
         sum(checked),
         answer_ok,
+        retrieval_seconds,
     )
 
 
@@ -114,8 +122,7 @@ def run_open(
         result = pipe.answer(gold.question, passages[: pipe.top_k])
         seconds = time.perf_counter() - started
         result = Result(result.question, result.answer, result.passages, seconds, result.candidate)
-        records.append(record(gold, result, rank_of(gold, passages), seconds, checker))
-        records[-1].retrieval_seconds = retrieved - started
+        records.append(record(gold, result, rank_of(gold, passages), seconds, checker, retrieved - started))
     return records
 
 
