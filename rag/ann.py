@@ -24,13 +24,13 @@ FLAT = "flat-ip"
 HNSW = "hnsw-ip"
 IVF = "ivf-flat-ip"
 
-EXACT_MAX_VECTORS = 100_000
+EXACT_MAX_VECTORS = 50_000
 APPROXIMATE = HNSW
 
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 128
-HNSW_EF_SEARCH = 64
-IVF_NPROBE = 32
+HNSW_EF_SEARCH = 512
+IVF_NPROBE = 256
 IVF_TRAIN_PER_LIST = 64  # training points per list; FAISS wants at least 39
 
 
