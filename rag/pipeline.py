@@ -17,7 +17,7 @@ from typing import TextIO, TypeVar
 
 from rag.chunking import ChunkConfig
 from rag.config import DEFAULT_DOCS, DEFAULT_INDEX, MAX_QUESTION_CHARS, TOP_K
-from rag.embedding import Embedder, load_embedder
+from rag.embedding import Encoder, load_embedder
 from rag.errors import IndexUnusable, UsageError
 from rag.indexer import UpdateReport, expected_settings, mismatch, plan, update_index
 from rag.reader import DEFAULT_READER, Reader, load_reader
@@ -47,7 +47,7 @@ class Pipeline:
         reader: str | Reader = DEFAULT_READER,
         threshold: float | None = None,
         chunking: ChunkConfig | None = None,
-        embedder: Embedder | None = None,
+        embedder: Encoder | None = None,
         retriever: str = "hybrid",
         log: TextIO | None = None,
     ) -> None:

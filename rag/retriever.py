@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.embedding import Embedder
+from rag.embedding import Encoder
 from rag.errors import UsageError
 from rag.store import Index
 from rag.types import Passage
@@ -30,7 +30,7 @@ MIN_CANDIDATES = 50  # from each side, before fusion
 class Retriever:
     """Ranks the index's chunks for a question; see the module docstring for the score."""
 
-    def __init__(self, index: Index, embedder: Embedder, mode: str = "hybrid") -> None:
+    def __init__(self, index: Index, embedder: Encoder, mode: str = "hybrid") -> None:
         if mode not in MODES:
             raise UsageError(f"unknown retriever {mode!r}; choose one of: {', '.join(MODES)}")
         self.index, self.embedder, self.mode, self.alpha = index, embedder, mode, MODES[mode]

@@ -19,14 +19,22 @@ TEXTS = [
 
 
 @pytest.fixture(scope="module")
+def reference():
+    """sentence-transformers on torch, the vectors every backend must reproduce."""
+    from rag.embedding import load_embedder
+
+    return load_embedder(backend="torch")
+
+
+@pytest.fixture(scope="module")
 def fast(tmp_path_factory):
     from rag.fast_embedding import FastEmbedder
 
     return FastEmbedder(cache_dir=tmp_path_factory.mktemp("onnx"))
 
 
-def test_matches_reference(fast, embedder) -> None:
-    reference = embedder.encode(TEXTS)
+def test_matches_reference(fast, reference) -> None:
+    embedder, reference = reference, reference.encode(TEXTS)
     batched = fast.encode(TEXTS, batch_size=4)
     single = np.vstack([fast.encode([t]) for t in TEXTS])
     assert batched.shape == (len(TEXTS), embedder.dim) and batched.dtype == np.float32
@@ -46,3 +54,27 @@ def test_export_is_cached(fast) -> None:
     files = list(fast.cache_dir.glob("*.onnx"))
     assert len(files) == 1
     assert export_onnx(model_dir(), fast.cache_dir) == files[0]
+
+
+def test_default_backend_is_onnx(embedder) -> None:
+    from rag.fast_embedding import FastEmbedder
+
+    assert isinstance(embedder, FastEmbedder)
+
+
+def test_falls_back_to_torch_when_onnx_fails(monkeypatch, reference) -> None:
+    import rag.fast_embedding
+    from rag.embedding import Embedder, load_embedder
+    from rag.errors import RagError
+
+    def broken(*args, **kwargs):
+        raise PermissionError("read-only cache")
+
+    monkeypatch.setattr(rag.fast_embedding, "FastEmbedder", broken)
+    assert isinstance(load_embedder.__wrapped__(backend="auto"), Embedder)
+    with pytest.raises(RagError, match="ONNX Runtime embedder is unavailable: read-only cache"):
+        load_embedder.__wrapped__(backend="onnx")
+    with pytest.raises(RagError, match="unknown embedding backend"):
+        load_embedder.__wrapped__(backend="tensorflow")
+    with pytest.raises(RagError, match="unknown embedding model"):
+        load_embedder.__wrapped__("bert-base", backend="torch")

@@ -16,7 +16,7 @@ from functools import lru_cache
 import numpy as np
 from spacy.tokens import Doc, Span
 
-from rag.embedding import Embedder, load_embedder
+from rag.embedding import Encoder, load_embedder
 from rag.nlp import load_spacy
 from rag.types import Answer, Passage
 
@@ -108,7 +108,7 @@ class BaselineReader:
 
     name = "baseline"
 
-    def __init__(self, embedder: Embedder | None = None, threshold: float = THRESHOLD) -> None:
+    def __init__(self, embedder: Encoder | None = None, threshold: float = THRESHOLD) -> None:
         self.embedder = embedder or load_embedder()
         self.nlp = load_spacy()
         self.threshold = threshold
