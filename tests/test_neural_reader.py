@@ -177,3 +177,25 @@ def test_training_files_load_with_exact_answers_and_negatives_lack_them():
     for neg in data.negatives(examples, 1.0, 0):
         gold = next(e for e in examples if e.qid + "-neg" == neg.qid)
         assert neg.answer is None and all(a.lower() not in neg.context.lower() for a in gold.answers)
+
+
+@needs_weights
+def test_onnx_runtime_span_model_matches_torch(tokenizer, tmp_path):
+    """The ONNX export gives torch's log-probabilities, on a padded batch of windows of different lengths."""
+    pytest.importorskip("onnxruntime")
+    from rag.reader.neural import load_model
+    from rag.reader.onnx_model import OrtSpanModel, export_onnx
+    from rag.reader.windows import collate
+
+    model, _, _ = load_model()
+    ort_model = OrtSpanModel(export_onnx(model, MODEL_DIR, tmp_path))
+    contexts = ["CoreWeave supplies the GPUs. " * 30, "Short passage about Google Cloud."]
+    batch = collate(encode(tokenizer, "Who supplies GPUs?", contexts, 128, 48))
+    with torch.inference_mode():
+        expected = model(**batch)
+    got = ort_model(**batch)
+    ctx = batch["context_mask"]
+    for e, g in zip(expected, got):
+        assert g.shape == e.shape
+        torch.testing.assert_close(g[ctx], e[ctx], atol=2e-3, rtol=1e-3)
+    assert export_onnx(model, MODEL_DIR, tmp_path) == next(tmp_path.glob("reader-*.onnx"))  # cached

@@ -1,0 +1,82 @@
+"""The span model run by ONNX Runtime instead of torch: same inputs, same log-probabilities.
+
+``OrtSpanModel`` is a drop-in for ``SpanModel`` at inference (``NeuralReader`` calls it with the
+tensors of ``windows.collate`` and gets back start and end log-probabilities). The graph is
+exported once from the shipped weights and cached under a hash of ``weights.safetensors``, so a
+new model never runs a stale export. bench/ask_bench.py measures it against torch fp32, bf16 and
+dynamic int8.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rag.fast_embedding import default_cache_dir
+from rag.reader.model import WEIGHTS, SpanModel
+
+INPUTS = ("input_ids", "token_type_ids", "attention_mask", "context_mask")
+
+
+def export_onnx(model: SpanModel, model_dir: Path, cache_dir: Path | None = None) -> Path:
+    """The ONNX file of ``model`` (loaded from ``model_dir``), exported on first use."""
+    digest = hashlib.sha256((model_dir / WEIGHTS).read_bytes()).hexdigest()[:16]
+    cache_dir = cache_dir or default_cache_dir()
+    path = cache_dir / f"reader-{digest}.onnx"
+    if path.is_file():
+        return path
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    length = 12
+    example = (
+        torch.randint(1000, 2000, (2, length)),
+        torch.zeros((2, length), dtype=torch.long),
+        torch.ones((2, length), dtype=torch.long),
+        torch.ones((2, length), dtype=torch.bool),
+    )
+    example[2][1, length // 2 :] = 0  # a padded row, so the attention mask stays in the traced graph
+    tmp = cache_dir / f".{uuid.uuid4().hex}.onnx"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer warnings about shape-dependent Python code in transformers
+            torch.onnx.export(
+                model.eval(),
+                example,
+                str(tmp),
+                input_names=list(INPUTS),
+                output_names=["start", "end"],
+                dynamic_axes={
+                    **{n: {0: "batch", 1: "tokens"} for n in INPUTS},
+                    "start": {0: "batch", 1: "tokens"},
+                    "end": {0: "batch", 1: "tokens"},
+                },  # fmt: skip
+                opset_version=17,
+                dynamo=False,
+            )
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+class OrtSpanModel:
+    """Calls an exported span model like ``SpanModel.forward``; returns torch tensors."""
+
+    def __init__(self, path: Path, threads: int = 0) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def __call__(self, **inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feed = {name: inputs[name].numpy() for name in INPUTS}
+        start, end = self.session.run(None, feed)
+        return torch.from_numpy(np.asarray(start)), torch.from_numpy(np.asarray(end))
