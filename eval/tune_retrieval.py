@@ -6,9 +6,9 @@ For each file: the paragraphs are indexed like any docs folder (cached under .ca
 then every question is scored against every chunk by dense cosine and by BM25, and recall@k /
 MRR of the question's own paragraph are printed for BM25 alone, dense alone, reciprocal rank
 fusion, and the convex combination  alpha * bm25 + (1 - alpha) * cosine  over a grid of alpha,
-with BM25 divided by the query's bound (as the retriever does) or by its best score. With
-``--dense-title`` the chunks are also embedded with their document's title in front (DPR style)
-and that dense score is fused with BM25+title too.
+with BM25 divided by the query's bound (as the retriever does) or by its best score. The index
+embeds each chunk with its document's title in front (``rag.store.indexed_text``); with
+``--untitled-dense`` the chunks are also embedded without it, for comparison.
 Tune on training files only; the benchmark is for reporting.
 """
 
@@ -56,7 +56,7 @@ def report(name: str, ranks) -> None:
     )
 
 
-def tune(path: Path, limit: int, seed: int, dense_title: bool = False) -> None:
+def tune(path: Path, limit: int, seed: int, untitled_dense: bool = False, bm25_grid: bool = False) -> None:
     items = [q for q in sample(load_squad(path), limit, seed)]
     docs = materialise_squad(path, CACHE)
     pipe = Pipeline(docs, docs.parent / "index")
@@ -81,12 +81,20 @@ def tune(path: Path, limit: int, seed: int, dense_title: bool = False) -> None:
             report(f"convex{tag} alpha={alpha}", paragraph_ranks(alpha * lexical + (1 - alpha) * dense, sources, golds))
             fused = alpha * by_max + (1 - alpha) * dense
             report(f"convex{tag} by-max alpha={alpha}", paragraph_ranks(fused, sources, golds))
-    if dense_title:
-        titled = queries @ pipe.embedder.encode([f"{title_of(c.source)}\n{c.text}" for c in chunks], progress=True).T
-        report("dense+title", paragraph_ranks(titled, sources, golds))
+    if bm25_grid:
+        for k1 in (0.9, 1.2, 1.5, 2.0):
+            for b in (0.4, 0.6, 0.75, 0.9):
+                bm = Bm25.build([f"{title_of(c.source)}\n{c.text}" for c in chunks], k1=k1, b=b)
+                grid = np.stack([bm.scores(q.question) for q in items])
+                for alpha in (0.4, 0.5, 0.6):
+                    fused = alpha * grid + (1 - alpha) * dense
+                    report(f"convex+title k1={k1} b={b} alpha={alpha}", paragraph_ranks(fused, sources, golds))
+    if untitled_dense:
+        untitled = queries @ pipe.embedder.encode([c.text for c in chunks], progress=True).T
+        report("dense untitled", paragraph_ranks(untitled, sources, golds))
         for alpha in ALPHAS:
-            report(f"convex+title dense+title alpha={alpha}", paragraph_ranks(alpha * lexical + (1 - alpha) * titled,
-                                                                             sources, golds))  # fmt: skip
+            fused = alpha * lexical + (1 - alpha) * untitled
+            report(f"convex+title dense untitled alpha={alpha}", paragraph_ranks(fused, sources, golds))
 
 
 def main() -> None:
@@ -94,10 +102,11 @@ def main() -> None:
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--limit", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--dense-title", action="store_true", help="also embed chunks with their title in front")
+    parser.add_argument("--untitled-dense", action="store_true", help="also embed chunks without their title")
+    parser.add_argument("--bm25-grid", action="store_true", help="also try BM25 k1 and b values in the fusion")
     args = parser.parse_args()
     for path in args.files:
-        tune(path, args.limit, args.seed, args.dense_title)
+        tune(path, args.limit, args.seed, args.untitled_dense, args.bm25_grid)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from rag.documents import check_docs_dir, doc_paths, document_from_bytes
 from rag.embedding import Encoder
 from rag.errors import IndexUnusable
 from rag.formats import is_plain
-from rag.store import Index
+from rag.store import INDEXED_TEXT, Index, indexed_text
 from rag.types import Chunk, Extracted
 
 PROGRESS_MIN_CHUNKS = 64
@@ -73,6 +73,7 @@ def expected_settings(embedder: Encoder, config: ChunkConfig) -> dict:
         "tokenizer": TOKENIZER,
         "chunk_tokens": config.size,
         "chunk_overlap": config.overlap,
+        "indexed_text": INDEXED_TEXT,
     }
 
 
@@ -187,7 +188,7 @@ def update_index(
         layout.append(("new", len(doc_chunks)))
     report.removed = sorted(set(states) - set(files))
 
-    new_vectors = embedder.encode([c.text for c in fresh], progress=len(fresh) >= PROGRESS_MIN_CHUNKS)
+    new_vectors = embedder.encode([indexed_text(c) for c in fresh], progress=len(fresh) >= PROGRESS_MIN_CHUNKS)
     report.embedded_chunks = len(fresh)
     parts, i_old, i_new = [], 0, 0
     for kind, count in layout:

@@ -16,7 +16,8 @@ import bm25s.stopwords
 import numpy as np
 import Stemmer
 
-KIND = "bm25s-lucene-k1.5-b0.75-english-snowball-stop2"
+K1, B = 1.5, 0.75
+KIND = f"bm25s-lucene-k{K1}-b{B}-english-snowball-stop2"
 # Lucene's 33 English stop words, plus the question and auxiliary words every question has.
 STOPWORDS = sorted(
     set(bm25s.stopwords.STOPWORDS_EN)
@@ -52,8 +53,8 @@ class Bm25:
         self.term_max = _term_maxima(model) if size else np.zeros(0, dtype=np.float32)
 
     @classmethod
-    def build(cls, texts: list[str]) -> Bm25:
-        model = bm25s.BM25(k1=1.5, b=0.75, method="lucene")
+    def build(cls, texts: list[str], k1: float = K1, b: float = B) -> Bm25:
+        model = bm25s.BM25(k1=k1, b=b, method="lucene")
         if texts:
             model.index(tokenize(texts), show_progress=False)
         return cls(model, len(texts))

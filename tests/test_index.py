@@ -9,7 +9,7 @@ import pytest
 from rag.errors import IndexUnusable
 from rag.index import main as index_main
 from rag.indexer import update_index
-from rag.store import Index
+from rag.store import Index, indexed_text
 
 from .conftest import SEED_FILE
 
@@ -46,8 +46,8 @@ def test_second_run_embeds_nothing_and_one_changed_file_only_its_chunks(docs, tm
     assert report.changed == ["other.md"] and report.unchanged == [SEED_FILE]
     assert report.embedded_chunks == len([c for c in updated.chunks if c.source == "other.md"])
     assert [c for c in updated.chunks if c.source == SEED_FILE] == seed_chunks
-    # reused vectors are the same as freshly computed ones
-    fresh = embedder.encode([seed_chunks[0].text])[0]
+    # reused vectors are the same as freshly computed ones (of the title and the text)
+    fresh = embedder.encode([indexed_text(seed_chunks[0])])[0]
     assert abs(float(updated.vectors_of(0, 1)[0] @ fresh) - 1.0) < 1e-4
 
     (docs / "other.md").unlink()
@@ -152,3 +152,17 @@ def test_large_corpus_gets_an_approximate_index_recorded_in_the_manifest(docs, t
     (docs / "new.txt").write_text("Kiwis are brown and fuzzy.", encoding="utf-8")
     updated, report = update_index(docs, index_dir, embedder)  # stored vectors are reused from HNSW too
     assert report.embedded_chunks == 1 and len(updated.chunks) == len(built.chunks) + 1
+
+
+def test_index_built_from_other_texts_is_rebuilt_with_a_reason(docs, tmp_path, embedder):
+    """An index whose vectors embed other text (an older version: the chunk without its title) is not reused."""
+    import json
+
+    index_dir = tmp_path / "index"
+    update_index(docs, index_dir, embedder)
+    manifest_path = live_build(index_dir) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    del manifest["indexed_text"]
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    _, report = update_index(docs, index_dir, embedder)
+    assert "indexed_text=None" in report.rebuilt_because and report.embedded_chunks > 0
