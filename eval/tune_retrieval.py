@@ -24,9 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.eval import CACHE  # noqa: E402
 from rag.gold import load_squad, materialise_squad, sample  # noqa: E402
-from rag.lexical import Bm25, title_of  # noqa: E402
+from rag.lexical import Bm25  # noqa: E402
 from rag.metrics import first_hit_rank, retrieval_summary  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
+from rag.store import indexed_text  # noqa: E402
 
 KS = (1, 5, 20)
 ALPHAS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -56,7 +57,7 @@ def report(name: str, ranks) -> None:
     )
 
 
-def tune(path: Path, limit: int, seed: int, untitled_dense: bool = False, bm25_grid: bool = False) -> None:
+def tune(path: Path, limit: int, seed: int, untitled_dense: bool = False, bm25_grid: tuple = ((), ())) -> None:
     items = [q for q in sample(load_squad(path), limit, seed)]
     docs = materialise_squad(path, CACHE)
     pipe = Pipeline(docs, docs.parent / "index")
@@ -70,7 +71,7 @@ def tune(path: Path, limit: int, seed: int, untitled_dense: bool = False, bm25_g
     print(f"{path.name}: {len(items)} questions, {len(chunks)} chunks")
     report("dense", paragraph_ranks(dense, sources, golds))
     for titled in (False, True):
-        texts = [f"{title_of(c.source)}\n{c.text}" if titled else c.text for c in chunks]
+        texts = [indexed_text(c) if titled else c.text for c in chunks]
         bm25 = Bm25.build(texts)
         lexical = np.stack([bm25.scores(q.question) for q in items])
         tag = "+title" if titled else ""
@@ -81,14 +82,13 @@ def tune(path: Path, limit: int, seed: int, untitled_dense: bool = False, bm25_g
             report(f"convex{tag} alpha={alpha}", paragraph_ranks(alpha * lexical + (1 - alpha) * dense, sources, golds))
             fused = alpha * by_max + (1 - alpha) * dense
             report(f"convex{tag} by-max alpha={alpha}", paragraph_ranks(fused, sources, golds))
-    if bm25_grid:
-        for k1 in (0.9, 1.2, 1.5, 2.0):
-            for b in (0.4, 0.6, 0.75, 0.9):
-                bm = Bm25.build([f"{title_of(c.source)}\n{c.text}" for c in chunks], k1=k1, b=b)
-                grid = np.stack([bm.scores(q.question) for q in items])
-                for alpha in (0.4, 0.5, 0.6):
-                    fused = alpha * grid + (1 - alpha) * dense
-                    report(f"convex+title k1={k1} b={b} alpha={alpha}", paragraph_ranks(fused, sources, golds))
+    for k1 in bm25_grid[0]:
+        for b in bm25_grid[1]:
+            bm = Bm25.build([indexed_text(c) for c in chunks], k1=k1, b=b)
+            grid = np.stack([bm.scores(q.question) for q in items])
+            for alpha in (0.4, 0.5, 0.6):
+                fused = alpha * grid + (1 - alpha) * dense
+                report(f"convex+title k1={k1} b={b} alpha={alpha}", paragraph_ranks(fused, sources, golds))
     if untitled_dense:
         untitled = queries @ pipe.embedder.encode([c.text for c in chunks], progress=True).T
         report("dense untitled", paragraph_ranks(untitled, sources, golds))
@@ -103,10 +103,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--untitled-dense", action="store_true", help="also embed chunks without their title")
-    parser.add_argument("--bm25-grid", action="store_true", help="also try BM25 k1 and b values in the fusion")
+    parser.add_argument("--k1", type=float, nargs="*", default=[], help="BM25 k1 values to try in the fusion")
+    parser.add_argument("--b", type=float, nargs="*", default=[], help="BM25 b values to try (with --k1)")
     args = parser.parse_args()
     for path in args.files:
-        tune(path, args.limit, args.seed, args.untitled_dense, args.bm25_grid)
+        tune(path, args.limit, args.seed, args.untitled_dense, (args.k1, args.b))
 
 
 if __name__ == "__main__":

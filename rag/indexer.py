@@ -21,6 +21,7 @@ from rag.documents import check_docs_dir, doc_paths, document_from_bytes
 from rag.embedding import Encoder
 from rag.errors import IndexUnusable
 from rag.formats import is_plain
+from rag.lexical import KIND as LEXICAL_KIND
 from rag.store import INDEXED_TEXT, Index, indexed_text
 from rag.types import Chunk, Extracted
 
@@ -48,10 +49,11 @@ class UpdateReport:
     skipped: dict[str, str] = field(default_factory=dict)
     embedded_chunks: int = 0
     rebuilt_because: str = ""
+    lexical_rebuilt: bool = False  # BM25 re-indexed with this version's settings, vectors reused
 
     @property
     def touched(self) -> bool:
-        return bool(self.added or self.changed or self.removed or self.rebuilt_because)
+        return bool(self.added or self.changed or self.removed or self.rebuilt_because or self.lexical_rebuilt)
 
     def summary(self) -> str:
         parts = [
@@ -62,7 +64,13 @@ class UpdateReport:
         ]
         if self.skipped:
             parts.append(f"{len(self.skipped)} skipped")
-        return ", ".join(parts) + f"; embedded {self.embedded_chunks} chunks"
+        lexical = "; BM25 rebuilt with new settings" if self.lexical_rebuilt else ""
+        return ", ".join(parts) + f"; embedded {self.embedded_chunks} chunks" + lexical
+
+
+def lexical_stale(manifest: dict) -> bool:
+    """Whether an index's BM25 was built with other settings than this version's (cheap to redo: no embedding)."""
+    return manifest.get("lexical") != LEXICAL_KIND
 
 
 def expected_settings(embedder: Encoder, config: ChunkConfig) -> dict:
@@ -141,6 +149,7 @@ def update_index(
                 report.rebuilt_because = str(exc)
     if old is not None and (why := mismatch(old.manifest, settings)):
         report.rebuilt_because, old = why, None
+    report.lexical_rebuilt = old is not None and lexical_stale(old.manifest)
     if report.rebuilt_because:
         print(f"rebuilding index: {report.rebuilt_because}", file=log)
 

@@ -19,7 +19,7 @@ from rag.chunking import ChunkConfig
 from rag.config import DEFAULT_DOCS, DEFAULT_INDEX, MAX_QUESTION_CHARS, TOP_K
 from rag.embedding import Encoder, load_embedder
 from rag.errors import IndexUnusable, UsageError
-from rag.indexer import UpdateReport, expected_settings, mismatch, plan, update_index
+from rag.indexer import UpdateReport, expected_settings, lexical_stale, mismatch, plan, update_index
 from rag.reader import DEFAULT_READER, Reader, load_reader
 from rag.retriever import MODES, Retriever
 from rag.store import Index
@@ -75,7 +75,8 @@ class Pipeline:
                     print(f"{exc}; building it", file=self.log)  # otherwise update_index says why it rebuilds
         if self.index is not None:
             settings = expected_settings(self.embedder, self.chunking)
-            if not mismatch(self.index.manifest, settings) and not plan(self.docs_dir, self.index).touched:
+            current = not mismatch(self.index.manifest, settings) and not lexical_stale(self.index.manifest)
+            if current and not plan(self.docs_dir, self.index).touched:
                 return None
             print("index is out of date; updating it", file=self.log)
         self.index, report = update_index(

@@ -1,5 +1,6 @@
 """The index: incremental updates, atomic replacement, and recovery from bad indexes."""
 
+import io
 import json
 import os
 from pathlib import Path
@@ -166,3 +167,23 @@ def test_index_built_from_other_texts_is_rebuilt_with_a_reason(docs, tmp_path, e
     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
     _, report = update_index(docs, index_dir, embedder)
     assert "indexed_text=None" in report.rebuilt_because and report.embedded_chunks > 0
+
+
+def test_stale_bm25_settings_rebuild_bm25_only(docs, tmp_path, embedder):
+    """A BM25 built with an older version's k1/b is rebuilt from the chunks; no chunk is embedded again."""
+    import json
+
+    from rag.lexical import KIND
+    from rag.pipeline import Pipeline
+
+    index_dir = tmp_path / "index"
+    update_index(docs, index_dir, embedder)
+    manifest_path = live_build(index_dir) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest_path.write_text(json.dumps({**manifest, "lexical": "bm25s-lucene-k1.5-b0.75"}), encoding="utf-8")
+    pipe = Pipeline(docs, index_dir, embedder=embedder, log=io.StringIO())
+    report = pipe.refresh()
+    assert report is not None and report.lexical_rebuilt and report.embedded_chunks == 0
+    assert "BM25 rebuilt" in report.summary()
+    assert Index.load(index_dir).manifest["lexical"] == KIND
+    assert pipe.refresh() is None  # up to date now
