@@ -109,25 +109,27 @@ def export_onnx(source: Path, cache_dir: Path) -> Path:
     model = Pooled(AutoModel.from_pretrained(str(source))).eval()
     # The example batch must be padded: tracing a batch without padding would drop the attention mask.
     example = AutoTokenizer.from_pretrained(str(source))(["an example", "a longer example text"], padding=True)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cache_dir / f".{uuid.uuid4().hex}.onnx"
+    axes = {**{n: {0: "batch", 1: "tokens"} for n in INPUTS}, "embedding": {0: "batch"}}
+    write_onnx(model, tuple(torch.tensor(example[n]) for n in INPUTS), path, INPUTS, ("embedding",), axes)
+    return path
+
+
+def write_onnx(model, example: tuple, path: Path, inputs: tuple, outputs: tuple, axes: dict) -> None:
+    """Trace ``model`` on ``example`` into ``path`` atomically (a crash leaves no half-written file)."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{uuid.uuid4().hex}.onnx"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings about shape-dependent Python code in transformers
             torch.onnx.export(
-                model,
-                tuple(torch.tensor(example[n]) for n in INPUTS),
-                str(tmp),
-                input_names=list(INPUTS),
-                output_names=["embedding"],
-                dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in INPUTS}, "embedding": {0: "batch"}},
-                opset_version=17,
-                dynamo=False,
-            )
+                model, example, str(tmp), input_names=list(inputs), output_names=list(outputs),
+                dynamic_axes=axes, opset_version=17, dynamo=False,
+            )  # fmt: skip
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return path
 
 
 @lru_cache(maxsize=2)

@@ -10,15 +10,12 @@ dynamic int8.
 from __future__ import annotations
 
 import hashlib
-import os
-import uuid
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from rag.fast_embedding import default_cache_dir
+from rag.fast_embedding import default_cache_dir, write_onnx
 from rag.reader.model import WEIGHTS, SpanModel
 
 INPUTS = ("input_ids", "token_type_ids", "attention_mask", "context_mask")
@@ -31,7 +28,6 @@ def export_onnx(model: SpanModel, model_dir: Path, cache_dir: Path | None = None
     path = cache_dir / f"reader-{digest}.onnx"
     if path.is_file():
         return path
-    cache_dir.mkdir(parents=True, exist_ok=True)
     length = 12
     example = (
         torch.randint(1000, 2000, (2, length)),
@@ -40,27 +36,8 @@ def export_onnx(model: SpanModel, model_dir: Path, cache_dir: Path | None = None
         torch.ones((2, length), dtype=torch.bool),
     )
     example[2][1, length // 2 :] = 0  # a padded row, so the attention mask stays in the traced graph
-    tmp = cache_dir / f".{uuid.uuid4().hex}.onnx"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracer warnings about shape-dependent Python code in transformers
-            torch.onnx.export(
-                model.eval(),
-                example,
-                str(tmp),
-                input_names=list(INPUTS),
-                output_names=["start", "end"],
-                dynamic_axes={
-                    **{n: {0: "batch", 1: "tokens"} for n in INPUTS},
-                    "start": {0: "batch", 1: "tokens"},
-                    "end": {0: "batch", 1: "tokens"},
-                },  # fmt: skip
-                opset_version=17,
-                dynamo=False,
-            )
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    axes = {n: {0: "batch", 1: "tokens"} for n in (*INPUTS, "start", "end")}
+    write_onnx(model.eval(), example, path, INPUTS, ("start", "end"), axes)
     return path
 
 
