@@ -146,8 +146,8 @@ def test_shipped_weights_slice_exactly_and_abstain_off_topic(seed_pipeline):
 
 @needs_weights
 def test_shipped_weights_answer_a_seed_question(seed_pipeline):
-    """The seed GPU question is still beyond this model (it answers the object, "Google's cloud unit"):
-    see models/reader/MODEL_CARD.md. A date question it gets right, with exact offsets."""
+    """The seed GPU question is still beyond this model (it abstains; its best guesses are "OpenAI" and
+    "Google's cloud unit"): see eval/RESULTS.md. A date question it gets right, with exact offsets."""
     from rag.documents import text_of
 
     question = "When did OpenAI finalize the agreement with Google's cloud division?"
