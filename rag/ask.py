@@ -103,8 +103,9 @@ def _ask(argv: list[str] | None) -> int:
         validate_question(args.question)  # fail fast, before models load
     check_docs_dir(args.docs)
     pipe = Pipeline(
-        args.docs, args.index, top_k=args.top_k, reader=args.reader, threshold=args.threshold, retriever=args.retriever
-    )
+        args.docs, args.index, top_k=args.top_k, reader=args.reader, threshold=args.threshold, retriever=args.retriever,
+        read_context=args.read_context,
+    )  # fmt: skip
     pipe.refresh()
     if args.question is None:
         return answer_stdin(pipe, args.json)

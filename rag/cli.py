@@ -29,7 +29,8 @@ def add_corpus_args(parser: argparse.ArgumentParser) -> None:
 
 
 def add_answering_args(parser: argparse.ArgumentParser, top_k_help: str) -> None:
-    """The flags that choose how questions are answered: --top-k, --retriever, --reader, --threshold."""
+    """The flags that choose how questions are answered: --top-k, --retriever, --reader, --threshold, --read-context."""
+    from rag.context import READ_CONTEXT_CHARS
     from rag.reader import DEFAULT_READER, READERS
     from rag.retriever import MODES
 
@@ -49,6 +50,14 @@ def add_answering_args(parser: argparse.ArgumentParser, top_k_help: str) -> None
         default=None,
         metavar="S",
         help="abstain when the answer's score is below S (default: the reader's own, calibrated)",
+    )
+    parser.add_argument(
+        "--read-context",
+        type=int,
+        default=READ_CONTEXT_CHARS,
+        metavar="C",
+        help="the reader also sees up to C characters of the document on each side of a passage (default: "
+        "%(default)s; 0 reads the passages as retrieved)",
     )
 
 

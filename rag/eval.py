@@ -85,6 +85,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     settings = {"reader": args.reader, "top_k": args.top_k, "limit": args.limit, "seed": args.seed}
     if kind != "squad-reader":
         settings["retriever"] = args.retriever
+        settings["read_context"] = args.read_context
     if kind == "squad-reader":
         reader = load_reader(args.reader, args.threshold)
         records = run_reader(reader, items)
@@ -95,8 +96,9 @@ def evaluate(args: argparse.Namespace) -> dict:
             docs = materialise_squad(args.squad, CACHE)
             index = docs.parent / "index"
         pipe = Pipeline(
-            docs, index, top_k=args.top_k, reader=args.reader, threshold=args.threshold, retriever=args.retriever
-        )
+            docs, index, top_k=args.top_k, reader=args.reader, threshold=args.threshold, retriever=args.retriever,
+            read_context=args.read_context,
+        )  # fmt: skip
         records = run_open(pipe, items, rank_by_answer if args.gold else rank_by_source)
         reader = pipe.reader
         summary = summarise(records, wrong_limit=None if args.gold else WRONG_SHOWN)

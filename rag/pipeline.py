@@ -17,6 +17,7 @@ from typing import TextIO, TypeVar
 
 from rag.chunking import ChunkConfig
 from rag.config import DEFAULT_DOCS, DEFAULT_INDEX, MAX_QUESTION_CHARS, TOP_K
+from rag.context import READ_CONTEXT_CHARS, Neighbours, widen
 from rag.embedding import Encoder, load_embedder
 from rag.errors import IndexUnusable, UsageError
 from rag.indexer import UpdateReport, expected_settings, lexical_stale, mismatch, plan, update_index
@@ -50,7 +51,9 @@ class Pipeline:
         embedder: Encoder | None = None,
         retriever: str = "hybrid",
         log: TextIO | None = None,
+        read_context: int = READ_CONTEXT_CHARS,
     ) -> None:
+        """``read_context``: characters of the document the reader sees on each side of a passage."""
         if top_k < 1:
             raise UsageError("--top-k must be at least 1")
         if retriever not in MODES:
@@ -64,6 +67,8 @@ class Pipeline:
             self.reader.threshold = threshold
         self.retrieval_mode = retriever
         self.index: Index | None = None
+        self.read_context = read_context
+        self._neighbours: tuple[Index, Neighbours] | None = None
 
     def refresh(self) -> UpdateReport | None:
         """Bring the index up to date with the docs folder; returns what changed, None if nothing."""
@@ -100,6 +105,14 @@ class Pipeline:
         page = None if self.index is None else self.index.page_of(item.source, item.start)
         return item if page is None or page == item.page else replace(item, page=page)
 
+    def reading(self, passages: Sequence[Passage]) -> list[Passage]:
+        """The text the reader reads for ``passages``: widened into neighbouring chunks (``rag.context``)."""
+        if self.index is None or self.read_context <= 0:
+            return list(passages)
+        if self._neighbours is None or self._neighbours[0] is not self.index:
+            self._neighbours = (self.index, Neighbours.of(self.index.chunks))
+        return widen(passages, self._neighbours[1], self.read_context)
+
     def answer(
         self,
         question: str,
@@ -111,7 +124,7 @@ class Pipeline:
         reader = reader or self.reader
         threshold = reader.threshold if threshold is None else threshold
         started = time.perf_counter()
-        candidate = reader.read(question, passages) if passages else None
+        candidate = reader.read(question, self.reading(passages)) if passages else None
         candidate = None if candidate is None else self.with_page(candidate)
         answer = candidate if candidate is not None and candidate.score >= threshold else None
         return Result(question, answer, tuple(passages), time.perf_counter() - started, candidate)

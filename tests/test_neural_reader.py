@@ -199,3 +199,53 @@ def test_onnx_runtime_span_model_matches_torch(tokenizer, tmp_path):
         assert g.shape == e.shape
         torch.testing.assert_close(g[ctx], e[ctx], atol=2e-3, rtol=1e-3)
     assert export_onnx(model, MODEL_DIR, tmp_path) == next(tmp_path.glob("reader-*.onnx"))  # cached
+
+
+def test_scores_compare_spans_with_their_own_window_no_answer():
+    """A span that beats its window's [CLS] by far outranks one that barely does, whatever their softmax mass."""
+    from rag.reader.neural import Span, window_spans
+    from rag.reader.windows import Window
+
+    def window(context: int) -> Window:
+        words = (False, False, False, True, True, False)
+        offsets = [None, None, None, (0, 4), (5, 9), None]
+        return Window([101, 7, 102, 5, 6, 102], [0, 0, 0, 1, 1, 1], offsets, context, words, words)
+
+    lp = torch.log(torch.tensor([[0.45, 0, 0, 0.55, 0, 0], [0.001, 0, 0, 0.499, 0.5, 0]]) + 1e-12)
+    spans = window_spans([window(0), window(1)], lp, lp, 30, 1)
+    best = max(spans, key=lambda s: s.margin)
+    # P(span) 0.25 against 0.30 in the other window, but 250,000 times its own no-answer: it wins.
+    assert (best.context, best.start, best.end) == (1, 5, 9)
+    assert spans[0].score == pytest.approx(0.55**2 / (0.55**2 + 0.45**2), rel=1e-4)  # sigmoid of the margin
+    assert Span(0, 0, 1, -1000.0).score == 0.0 and Span(0, 0, 1, 0.0).score == 0.5
+
+
+def test_a_reader_calibrated_for_another_score_is_refused(tokenizer, tmp_path):
+    from rag.errors import RagError
+
+    config = {"max_length": 64, "stride": 16, "threshold": 0.05, "score": "P(start) * P(end) within a window"}
+    with pytest.raises(RagError, match="recalibrate"):
+        NeuralReader(tmp_path, loaded=(Oracle([1]), config, tokenizer))
+
+
+def test_near_miss_negatives_drop_the_answer_sentence_only():
+    context = "Acme makes anvils. It was founded by Maria Lopez in 1990. Its office is in Lyon. It has 40 staff."
+    e = data.Example("q", "t", "t", "Who founded Acme?", context, "Maria Lopez", context.index("Maria Lopez"))
+    text = data.without_answer(e)
+    assert text == "Acme makes anvils. Its office is in Lyon. It has 40 staff."
+    (neg,) = data.deleted_negatives([e], 1.0, 0)
+    assert neg.answer is None and neg.context == text and neg.qid == "q-del"
+    echoed = data.Example("q", "t", "t", "Who?", context + " Maria Lopez retired.", "Maria Lopez", e.answer_start)
+    assert data.without_answer(echoed) is None  # the answer survives elsewhere: no negative
+
+
+def test_a_run_can_start_from_exported_weights_or_a_checkpoint(tmp_path):
+    from rag.reader.model import SpanModel, export
+    from rag.reader.train import initial_weights
+
+    model = SpanModel()
+    export(model, tmp_path, {})
+    exported = initial_weights(tmp_path)
+    assert torch.allclose(exported["qa.weight"], model.qa.weight.detach().half().float())
+    torch.save({"model": model.state_dict()}, tmp_path / "last.pt")
+    assert torch.equal(initial_weights(tmp_path / "last.pt")["qa.weight"], model.qa.weight)

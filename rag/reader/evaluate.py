@@ -1,8 +1,9 @@
 """Held-out evaluation of the neural reader and calibration of its abstention threshold.
 
-Each held-out question is read over its own context (all windows) and over a built negative
-(a similar paragraph without its answer). The threshold maximises answerable F1 (an abstention
-scores 0) plus the share of negatives abstained on, both in [0, 1], so neither side dominates.
+Each held-out question is read over its own context (all windows) and over built negatives: a
+similar paragraph without its answer, and (where one can be built) its own paragraph without the
+answer sentence. The threshold maximises answerable F1 (an abstention scores 0) plus the share of
+negatives abstained on, both in [0, 1], so neither side dominates.
 """
 
 from __future__ import annotations
@@ -41,13 +42,16 @@ def calibrate(pos: Sequence[tuple[float, float]], neg: Sequence[float]) -> dict:
 def heldout(model, tokenizer, examples: Sequence[data.Example], cfg, bf16: bool = False) -> dict:
     """EM/F1 (no abstention), per file, and the calibrated threshold."""
     negatives = data.negatives(examples, 1.0, cfg.seed + 1)
+    near_misses = data.deleted_negatives(examples, 1.0, cfg.seed + 2)
     pos, per_file = [], {}
     for e in examples:
         text, score = best(model, tokenizer, e, cfg, bf16)
         em, f = best_over_golds(exact_match, text, e.answers), best_over_golds(f1, text, e.answers)
         pos.append((f, score))
         per_file.setdefault(e.source, []).append((em, f))
-    neg = [best(model, tokenizer, e, cfg, bf16)[1] for e in negatives]
+    other = [best(model, tokenizer, e, cfg, bf16)[1] for e in negatives]
+    deleted = [best(model, tokenizer, e, cfg, bf16)[1] for e in near_misses]
+    neg = other + deleted
     ems = [em for v in per_file.values() for em, _ in v]
     out = {
         "questions": len(pos),
@@ -64,4 +68,8 @@ def heldout(model, tokenizer, examples: Sequence[data.Example], cfg, bf16: bool 
         },  # fmt: skip
     }
     out.update(calibrate(pos, neg))
+    t = out["threshold"]
+    out["near_miss_negatives"] = len(deleted)
+    out["near_miss_abstention_rate"] = round(sum(s < t for s in deleted) / max(1, len(deleted)), 4)
+    out["other_paragraph_abstention_rate"] = round(sum(s < t for s in other) / max(1, len(other)), 4)
     return out

@@ -1,14 +1,17 @@
 """A learned extractive reader: MiniLM fine-tuned to point at answer spans (see ``train.py``).
 
-Every window of every passage goes through the model in one batch. A span's score is
-``P(start) * P(end)`` inside its window, where [CLS] competes as "no answer", so the score is a
-probability in [0, 1] that stays low when no window holds an answer; the threshold that turns it
-into an abstention was calibrated on held-out questions with negatives (``config.json``).
+Every window of every passage goes through the model in one batch. [CLS] is each window's "no
+answer" slot, and a span's score is ``sigmoid(span logits - no-answer logits)`` within its window:
+the probability that this span, rather than "no answer", is what the window says. That margin is
+comparable across windows and passages, where a per-window softmax is not (a short passage with
+one name in it would win with a confident wrong answer). The threshold that turns the score into
+an abstention was calibrated on held-out questions with negatives (``config.json``).
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,18 +24,24 @@ from rag.reader import model as span_model
 from rag.reader.windows import Window, collate, encode
 from rag.types import Answer, Passage
 
-MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "reader"
+MODEL_DIR = Path(os.environ.get("RAG_READER_DIR") or Path(__file__).resolve().parents[2] / "models" / "reader")
 FORWARD_BATCH = 64
+SCORE = "sigmoid(span logits - [CLS] no-answer logits) within a window"
 
 
 @dataclass(frozen=True)
 class Span:
-    """A candidate: passage ``context``, character range ``[start, end)`` in it, probability."""
+    """A candidate: passage ``context``, character range ``[start, end)`` in it, and how far its
+    logits beat its window's no-answer logits (``margin``; ``score`` is its sigmoid, in [0, 1])."""
 
     context: int
     start: int
     end: int
-    score: float
+    margin: float
+
+    @property
+    def score(self) -> float:
+        return sigmoid(self.margin)
 
 
 def window_spans(
@@ -40,7 +49,8 @@ def window_spans(
 ) -> list[Span]:
     """The ``top_n`` best legal spans per window: whole words of the passage, end >= start, bounded length."""
     length = start_lp.shape[1]
-    scores = start_lp[:, :, None] + end_lp[:, None, :]
+    no_answer = start_lp[:, 0] + end_lp[:, 0]
+    scores = start_lp[:, :, None] + end_lp[:, None, :] - no_answer[:, None, None]
     pos = torch.arange(length)
     legal = (pos[None, :] >= pos[:, None]) & (pos[None, :] - pos[:, None] < max_answer_tokens)
     out = []
@@ -54,8 +64,12 @@ def window_spans(
         top = torch.topk(s, min(top_n, int(ok.sum())))
         for value, flat in zip(top.values.tolist(), top.indices.tolist()):
             a, b = w.offsets[flat // length], w.offsets[flat % length]
-            out.append(Span(w.context, a[0], b[1], math.exp(value)))
+            out.append(Span(w.context, a[0], b[1], value))
     return out
+
+
+def sigmoid(margin: float) -> float:
+    return 1.0 / (1.0 + math.exp(-margin)) if margin > -700 else 0.0
 
 
 @torch.inference_mode()
@@ -69,7 +83,7 @@ def predict(
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             start_lp, end_lp = model(**collate(chunk))
         spans += window_spans(chunk, start_lp, end_lp, max_answer_tokens, top_n)
-    return sorted(spans, key=lambda s: -s.score)
+    return sorted(spans, key=lambda s: -s.margin)
 
 
 @lru_cache(maxsize=2)
@@ -97,6 +111,11 @@ class NeuralReader:
         self.stride = int(self.config.get("stride", 128))
         self.max_answer_tokens = int(self.config.get("max_answer_tokens", 30))
         self.bf16 = span_model.precision(self.config) == "bf16"
+        if self.config.get("score", SCORE) != SCORE:
+            raise RagError(
+                f"the reader in {model_dir} was calibrated for another score ({self.config['score']}); recalibrate it: "
+                f"python -m rag.reader.train --eval-only --init-from {model_dir} --output-dir {model_dir}"
+            )
 
     def candidates(self, question: str, passages: Sequence[Passage], k: int = 5) -> list[Answer]:
         """Up to ``k`` distinct document spans, best first; overlapping passages never repeat a span."""

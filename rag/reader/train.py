@@ -28,6 +28,7 @@ import torch
 
 from rag.reader import data, evaluate
 from rag.reader.model import SpanModel, export, load_tokenizer, precision, quantize, span_loss
+from rag.reader.neural import SCORE
 from rag.reader.windows import Window, collate, encode_pairs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,6 +57,7 @@ class TrainConfig:
     seed: int = 13
     max_examples: int = 0  # questions sampled from the training files; 0 = all
     negative_ratio: float = 0.3  # built negative paragraphs per question
+    deleted_negative_ratio: float = 0.0  # near misses per question: own paragraph minus the answer sentence
     negative_windows: int = 1  # answer-free windows kept per long context
     freeze_embeddings: bool = True
     precision: str = "bf16"  # inference (and calibration): fp32, bf16 (autocast, ~2.5x faster) or int8 (~3x, less F1)
@@ -68,8 +70,9 @@ class TrainConfig:
     output_dir: str = str(ROOT / "models" / "reader")
     work_dir: str = str(ROOT / ".cache" / "reader-train")
     resume: bool = False
+    init_from: str = ""  # start from these weights (an exported model folder or a .pt checkpoint), new schedule
     max_steps: int = 0  # 0 = as many as the epochs give
-    eval_only: bool = False  # evaluate, calibrate and export the last checkpoint
+    eval_only: bool = False  # evaluate, calibrate and export the last checkpoint (or --init-from weights)
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
@@ -164,6 +167,15 @@ def save_checkpoint(path: Path, model, optimizer, scheduler, step: int, seconds:
     tmp.replace(path)
 
 
+def initial_weights(path: Path) -> dict[str, torch.Tensor]:
+    """Weights to start from: a checkpoint's model state or an exported folder's changed tensors."""
+    if path.is_dir():
+        from safetensors.torch import load_file
+
+        return {k: v.float() for k, v in load_file(str(path / "weights.safetensors")).items()}
+    return torch.load(path, map_location="cpu", weights_only=True)["model"]
+
+
 def machine() -> str:
     """CPU model, core count and torch threads, for the summary and the model card."""
     cpu = platform.processor() or platform.machine()
@@ -183,6 +195,7 @@ def train(cfg: TrainConfig) -> dict:
     tokenizer = load_tokenizer()
     train_ex, val_ex, counts = load_data(cfg)
     negs = data.negatives(train_ex, cfg.negative_ratio, cfg.seed)
+    negs += data.deleted_negatives(train_ex, cfg.deleted_negative_ratio, cfg.seed + 7)
     rng = random.Random(cfg.seed)
     feats = features(tokenizer, train_ex + negs, cfg, rng)
     n_pos = sum(1 for f in feats if f[1] > 0)
@@ -193,6 +206,9 @@ def train(cfg: TrainConfig) -> dict:
     if cfg.max_steps:
         total = min(total, cfg.max_steps)
     model = SpanModel()
+    if cfg.init_from:
+        model.load_state_dict(initial_weights(Path(cfg.init_from)), strict=False)
+        log.info("initialised from %s", cfg.init_from)
     model.freeze(cfg.freeze_embeddings, cfg.freeze_layers)
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.dim() > 1]
@@ -204,7 +220,7 @@ def train(cfg: TrainConfig) -> dict:
 
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup * total), total)
     step, before, last_loss = 0, 0.0, None
-    if (cfg.resume or cfg.eval_only) and ckpt.is_file():
+    if (cfg.resume or (cfg.eval_only and not cfg.init_from)) and ckpt.is_file():
         state = torch.load(ckpt, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -249,7 +265,7 @@ def train(cfg: TrainConfig) -> dict:
         "max_answer_tokens": cfg.max_answer_tokens,
         "threshold": metrics["threshold"],
         "precision": cfg.precision,
-        "score": "P(start) * P(end) within a window, [CLS] competing as no-answer",
+        "score": SCORE,
     }
     out = Path(cfg.output_dir)
     size = export(model, out, config)
