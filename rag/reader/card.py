@@ -79,7 +79,7 @@ of training whole (no question of a held-out paragraph was trained on).
 
 The files have no unanswerable questions, so negatives were built: for {c["negative_ratio"]:.0%} of the
 questions, the most question-like other paragraph of the same file (same article first) that does not
-contain the answer{near_miss}; {s["built_negatives"]:,} negatives in all), plus up to
+contain the answer{near_miss} ({s["built_negatives"]:,} negatives in all), plus up to
 {c["negative_windows"]} answer-free window(s) of each long context, labelled no-answer at [CLS].
 Training windows: {s["train_windows"]:,}
 ({s["train_windows_with_answer"]:,} with an answer). Very long questions are cut to 64 word pieces.
