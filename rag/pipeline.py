@@ -56,6 +56,8 @@ class Pipeline:
         """``read_context``: characters of the document the reader sees on each side of a passage."""
         if top_k < 1:
             raise UsageError("--top-k must be at least 1")
+        if read_context < 0:
+            raise UsageError("--read-context must be 0 or more characters")
         if retriever not in MODES:
             raise UsageError(f"unknown retriever {retriever!r}; choose one of: {', '.join(MODES)}")
         self.docs_dir, self.index_dir, self.top_k = Path(docs_dir), Path(index_dir), top_k

@@ -130,3 +130,13 @@ def test_module_runs_as_a_real_process(docs, tmp_path):
     assert json.loads(done.stdout)["answer"]["text"] == "CoreWeave"
     bad = subprocess.run(cmd + [" "], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error:") and "Traceback" not in bad.stderr
+
+
+def test_read_context_flag(docs, tmp_path, capsys):
+    base = ["--docs", str(docs), "--index", str(tmp_path / "ix")]
+    code, _, err = run_ask([*base, "--read-context", "-1", SEED_QUESTION], capsys)
+    assert code == 2 and "--read-context" in err and err.count("\n") == 1
+    code, out, _ = run_ask([*base, "--json", "--read-context", "300", SEED_QUESTION], capsys)
+    payload = json.loads(out)
+    assert code == 0 and payload["answer"]["text"] == "CoreWeave"
+    check_offsets(payload, docs)
