@@ -117,7 +117,7 @@ negatives {h["negative_abstention_rate"]:.1%}{near_rates}, answerable F1 with ab
 
 ## Limits
 
-A 6-layer, 22M-parameter model trained for about an hour on two CPU cores: expect it to trail
+A 6-layer, 22M-parameter model trained for about {minutes / 60:.1f} hours on two CPU cores: expect it to trail
 published SQuAD readers. Built negatives are easier than real unanswerable questions, so abstention on
 real off-topic questions may be less reliable than the held-out numbers. English only; the tokenizer
 is uncased and maps emoji and other rare characters to [UNK] (offsets still slice exactly).
