@@ -9,6 +9,7 @@ Cleaning never edits that text: it only lists the spans that are content.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -87,14 +88,52 @@ def read_document(path: Path, source: str) -> Document:
     return document_from_bytes(source, path.read_bytes())
 
 
-def doc_paths(docs_dir: Path) -> Iterator[tuple[str, Path]]:
-    """Every supported file under ``docs_dir`` as (source, path), sorted, hidden files left out."""
+def refusal(docs_dir: Path, path: Path) -> str | None:
+    """Why a file under ``docs_dir`` must not be read, or None: a link whose target leaves the
+    folder (``ln -s /etc/passwd docs/p.txt``) or a name that is not valid UTF-8."""
+    try:
+        path.relative_to(docs_dir).as_posix().encode("utf-8")
+    except UnicodeEncodeError:
+        return "file name is not valid UTF-8; rename it"
+    if path.is_symlink() or any(parent.is_symlink() for parent in path.relative_to(docs_dir).parents):
+        target = path.resolve()
+        if not target.is_relative_to(docs_dir.resolve()):
+            return "a link to a file outside the docs folder (not followed)"
+    return None
+
+
+def scan(docs_dir: Path) -> tuple[list[tuple[str, Path]], list[Skipped]]:
+    """Every supported file under ``docs_dir`` as (source, path), sorted, hidden files left out,
+    and the files refused (see ``refusal``), which the caller reports as warnings."""
+    found: list[tuple[str, Path]] = []
+    refused: list[Skipped] = []
     for path in sorted(docs_dir.rglob("*")):
         rel = path.relative_to(docs_dir)
         if any(part.startswith(".") for part in rel.parts):
             continue
-        if path.is_file() and path.suffix.lower() in DOC_SUFFIXES:
-            yield rel.as_posix(), path
+        if path.suffix.lower() not in DOC_SUFFIXES or not path.is_file():
+            continue
+        why = refusal(docs_dir, path)
+        source = os.fsencode(rel.as_posix()).decode("utf-8", "backslashreplace")  # printable, even if not UTF-8
+        if why:
+            refused.append(Skipped(source, why))
+        else:
+            found.append((source, path))
+    return found, refused
+
+
+def doc_paths(docs_dir: Path) -> Iterator[tuple[str, Path]]:
+    """The files ``scan`` accepts, as (source, path)."""
+    yield from scan(docs_dir)[0]
+
+
+def path_of(docs_dir: Path, source: str) -> Path:
+    """The file behind ``source``; ValueError if it would leave the docs folder (``../``, a link out)."""
+    path = docs_dir / source
+    inside = (docs_dir.resolve() / source).resolve() if not Path(source).is_absolute() else Path(source)
+    if ".." in Path(source).parts or not inside.is_relative_to(docs_dir.resolve()):
+        raise ValueError(f"{source} is outside the docs folder")
+    return path
 
 
 def check_docs_dir(docs_dir: Path) -> None:
@@ -109,8 +148,11 @@ def load_documents(docs_dir: Path, warn: bool = True) -> tuple[list[Document], l
     """Load every readable document; unreadable ones are skipped with a warning naming them."""
     check_docs_dir(docs_dir)
     docs: list[Document] = []
-    skipped: list[Skipped] = []
-    for source, path in doc_paths(docs_dir):
+    found, skipped = scan(docs_dir)
+    if warn:
+        for s in skipped:
+            print(f"warning: skipped {s.source}: {s.reason}", file=sys.stderr)
+    for source, path in found:
         try:
             docs.append(read_document(path, source))
         except (ValueError, OSError) as exc:
@@ -125,4 +167,4 @@ def text_of(docs_dir: Path, source: str) -> str:
 
     The file as stored for .txt and .md; the (deterministic) extracted text for other kinds.
     """
-    return extract(source, (docs_dir / source).read_bytes()).text
+    return extract(source, path_of(docs_dir, source).read_bytes()).text

@@ -17,7 +17,7 @@ import numpy as np
 
 from rag.chunking import ChunkConfig, chunk_document
 from rag.config import TOKENIZER
-from rag.documents import check_docs_dir, doc_paths, document_from_bytes
+from rag.documents import check_docs_dir, doc_paths, document_from_bytes, scan
 from rag.embedding import Encoder
 from rag.errors import IndexUnusable
 from rag.formats import is_plain
@@ -161,7 +161,11 @@ def update_index(
     fresh: list[Chunk] = []
     layout: list[tuple[str, int]] = []  # (kind, count) runs: 'old' vectors or 'new' ones
     restamped = False
-    for source, path in doc_paths(docs_dir):
+    found, refused = scan(docs_dir)
+    for skip in refused:
+        report.skipped[skip.source] = skip.reason
+        print(f"warning: skipped {skip.source}: {skip.reason}", file=log)
+    for source, path in found:
         state = states.get(source)
         unchanged, data = _is_unchanged(path, state)
         if unchanged and state is not None and old is not None:

@@ -301,6 +301,32 @@ def test_too_large_upload_is_refused_before_reading(tmp_path: Path):
         Assistant(FakePipeline(tmp_path / "docs")).add_document(upload)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("where", ["outside", "link-in-uploads", "missing"])
+def test_only_files_in_the_upload_folder_can_be_added(tmp_path: Path, where: str):
+    """The API names a path; a server file outside the upload folder, or a link from it, is refused."""
+    docs, uploads = tmp_path / "docs", tmp_path / "uploads"
+    docs.mkdir()
+    uploads.mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("The vault code is 4711.\n", encoding="utf-8")
+    path = {"outside": secret, "link-in-uploads": uploads / "x.txt", "missing": uploads / "gone.txt"}[where]
+    if where == "link-in-uploads":
+        path.symlink_to(secret)
+    pipe = FakePipeline(docs)
+    with pytest.raises(UploadRejected, match="uploaded from the browser|is gone"):
+        Assistant(pipe, uploads_dir=uploads).add_document(path)  # type: ignore[arg-type]
+    assert list(docs.iterdir()) == [] and pipe.refreshes == 0 and secret.is_file()
+
+
+def test_a_file_in_the_upload_folder_is_added(tmp_path: Path):
+    docs, uploads = tmp_path / "docs", tmp_path / "uploads"
+    docs.mkdir()
+    (uploads / "abc").mkdir(parents=True)
+    (uploads / "abc" / "notes.txt").write_text("Notes.\n", encoding="utf-8")
+    Assistant(FakePipeline(docs), uploads_dir=uploads).add_document(uploads / "abc" / "notes.txt")  # type: ignore[arg-type]
+    assert (docs / "notes.txt").read_text(encoding="utf-8") == "Notes.\n"
+
+
 # --- the real pipeline ---------------------------------------------------------------------
 
 

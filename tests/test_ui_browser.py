@@ -261,3 +261,37 @@ def test_sessions_get_their_own_answers_and_chats(new_page):
     reply = ask(second, "   ")
     expect(reply).to_contain_text("the question is empty")
     expect(first.locator("#chat .bot.message")).to_have_count(1)
+
+
+def call_api(url: str, name: str, data: list) -> list:
+    """A raw call to the app's HTTP API, as any script could make it (no browser, no client upload)."""
+    import json
+
+    body = json.dumps({"data": data}).encode()
+    request = urllib.request.Request(f"{url}gradio_api/call/{name}", body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        event = json.loads(response.read())["event_id"]
+    with urllib.request.urlopen(f"{url}gradio_api/call/{name}/{event}", timeout=ANSWER_TIMEOUT_MS / 1000) as response:
+        lines = response.read().decode().splitlines()
+    payload = [ln.removeprefix("data: ") for ln in lines if ln.startswith("data: ")]
+    return json.loads(payload[-1]) if payload and payload[-1] != "null" else []
+
+
+def test_api_cannot_copy_a_server_file_into_the_docs(app, tmp_path):
+    """A script naming a server file (not an upload) in the upload API gets it refused, by Gradio
+    or by us (``ui.core.uploaded_file``), and nothing reaches the docs folder."""
+    url, docs = app
+    secret = tmp_path / "secret.txt"
+    secret.write_text("The vault code of Port Elira is 4711.\n", encoding="utf-8")
+    before = sorted(p.name for p in docs.iterdir())
+    meta = {"_type": "gradio.FileData"}
+    for path in (str(secret), f"{url}gradio_api/file={secret}", f"file://{secret}"):
+        out = call_api(url, "add_document", [{"path": path, "orig_name": "x.txt", "meta": meta}])
+
+        if isinstance(out, dict):
+            assert "not uploaded by a user" in out["error"] or "failed validation" in out["error"]
+        else:
+            assert "only files uploaded from the browser can be added" in out[1]
+    assert sorted(p.name for p in docs.iterdir()) == before
+    assert secret.is_file(), "a server file outside the upload folder must never be deleted"
+    assert not any("4711" in p.read_text(errors="replace") for p in docs.iterdir() if p.is_file())

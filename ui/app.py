@@ -7,6 +7,7 @@ the models load once, at start-up; every browser session then has its own chat a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import socket
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.utils import get_upload_folder as gradio_upload_folder
 
 from rag.cli import add_corpus_args, run
 from rag.config import TOP_K
@@ -110,6 +112,8 @@ def build(assistant: Assistant, top_k: int = TOP_K, unavailable: dict[str, str] 
         except Exception as exc:
             log.exception("adding %s failed", path)
             message = f"⚠️ Not added {name}: {md_escape(str(exc))}"
+        finally:
+            discard_upload(Path(path), assistant.uploads_dir)
         return [None, message, documents_list()]
 
     def documents_list() -> str:
@@ -197,6 +201,17 @@ def build(assistant: Assistant, top_k: int = TOP_K, unavailable: dict[str, str] 
     return demo
 
 
+def discard_upload(path: Path, uploads_dir: Path | None) -> None:
+    """Delete Gradio's temporary copy of an upload (and its folder, if now empty) once it is used;
+    never anything outside the upload folder."""
+    if uploads_dir is None or path.is_symlink() or not path.resolve().is_relative_to(uploads_dir.resolve()):
+        return
+    path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        if path.parent.resolve() != uploads_dir.resolve():
+            path.parent.rmdir()
+
+
 def check_port(host: str, port: int) -> None:
     """Fail before the models load when the address is taken."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
@@ -217,7 +232,7 @@ def _main(argv: list[str] | None) -> int:
     readers, unavailable = load_readers(pipe)
     for name, why in unavailable.items():
         log.warning("the %s reader is unavailable: %s", name, why)
-    demo = build(Assistant(pipe, readers), args.top_k, unavailable)
+    demo = build(Assistant(pipe, readers, uploads_dir=Path(gradio_upload_folder())), args.top_k, unavailable)
     demo.queue()
     try:
         demo.launch(

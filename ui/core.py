@@ -121,6 +121,18 @@ def check_upload(data: bytes, name: str) -> str:
     return text
 
 
+def uploaded_file(path: Path, uploads_dir: Path) -> Path:
+    """``path`` if it is a plain file inside ``uploads_dir`` (where Gradio keeps what browsers
+    uploaded), else UploadRejected: an API client must not name a server file to be copied in."""
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise UploadRejected("the uploaded file is gone; upload it again") from None
+    if path.is_symlink() or not real.is_file() or not real.is_relative_to(uploads_dir.resolve()):
+        raise UploadRejected("only files uploaded from the browser can be added")
+    return real
+
+
 def save_new(docs_dir: Path, name: str, data: bytes) -> Path:
     """Write ``data`` to ``docs_dir/name``, or ``name-1``, ``name-2``... so no existing file is overwritten."""
     stem, suffix = name.rsplit(".", 1)
@@ -156,10 +168,14 @@ class Assistant:
     from readers loaded once, up front.
     """
 
-    def __init__(self, pipe: Pipeline, readers: dict[str, Reader] | None = None) -> None:
+    def __init__(
+        self, pipe: Pipeline, readers: dict[str, Reader] | None = None, uploads_dir: Path | None = None
+    ) -> None:
+        """``uploads_dir``: where uploads must come from (the server's upload folder); None for library use."""
         self.pipe = pipe
         self.lock = threading.Lock()
         self.readers = readers or {pipe.reader.name: pipe.reader}
+        self.uploads_dir = uploads_dir
 
     @property
     def docs_dir(self) -> Path:
@@ -178,6 +194,8 @@ class Assistant:
 
         Raises UploadRejected, leaving the disk untouched, when the file cannot be added.
         """
+        if self.uploads_dir is not None:
+            upload = uploaded_file(upload, self.uploads_dir)
         target = safe_name(name or upload.name)
         check_size(upload.stat().st_size)  # before reading a huge file into memory
         data = upload.read_bytes()
