@@ -11,7 +11,7 @@ import json
 import sys
 import textwrap
 
-from rag.cli import add_answering_args, add_corpus_args, run
+from rag.cli import add_answering_args, add_corpus_args, reader_from_args, run
 from rag.documents import check_docs_dir
 from rag.errors import UsageError
 from rag.pipeline import Pipeline, validate_question
@@ -103,7 +103,7 @@ def _ask(argv: list[str] | None) -> int:
         validate_question(args.question)  # fail fast, before models load
     check_docs_dir(args.docs)
     pipe = Pipeline(
-        args.docs, args.index, top_k=args.top_k, reader=args.reader, threshold=args.threshold, retriever=args.retriever,
+        args.docs, args.index, top_k=args.top_k, reader=reader_from_args(args), retriever=args.retriever,
         read_context=args.read_context,
     )  # fmt: skip
     pipe.refresh()

@@ -6,9 +6,13 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.config import DEFAULT_DOCS, DEFAULT_INDEX, DOC_SUFFIXES, TOP_K
 from rag.errors import RagError
+
+if TYPE_CHECKING:
+    from rag.reader.base import Reader
 
 
 def add_corpus_args(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +49,15 @@ def add_answering_args(parser: argparse.ArgumentParser, top_k_help: str) -> None
         "--reader", default=DEFAULT_READER, choices=READERS, help="which reader picks the answer (default: %(default)s)"
     )
     parser.add_argument(
+        "--reader-model",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="read with this local extractive-QA model folder instead of the shipped one: any Hugging Face "
+        "AutoModelForQuestionAnswering checkpoint (BERT, RoBERTa, DeBERTa, ...) with its tokenizer; "
+        "implies --reader neural",
+    )
+    parser.add_argument(
         "--threshold",
         type=float,
         default=None,
@@ -59,6 +72,14 @@ def add_answering_args(parser: argparse.ArgumentParser, top_k_help: str) -> None
         help="the reader also sees up to C characters of the document on each side of a passage (default: "
         "%(default)s; 0 reads the passages as retrieved)",
     )
+
+
+def reader_from_args(args: argparse.Namespace) -> Reader:
+    """The reader that --reader, --reader-model and --threshold name, loaded."""
+    from rag.reader import load_reader
+
+    name = "neural" if args.reader_model else args.reader
+    return load_reader(name, args.threshold, model_dir=args.reader_model)
 
 
 def run(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:

@@ -18,12 +18,11 @@ import sys
 import time
 from pathlib import Path
 
-from rag.cli import add_answering_args, add_corpus_args, run
+from rag.cli import add_answering_args, add_corpus_args, reader_from_args, run
 from rag.errors import UsageError
 from rag.evaluate import rank_by_answer, rank_by_source, run_open, run_reader, summarise
 from rag.gold import load_gold, load_squad, materialise_squad, sample
 from rag.pipeline import Pipeline
-from rag.reader import load_reader
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "eval" / "runs"
@@ -82,12 +81,14 @@ def evaluate(args: argparse.Namespace) -> dict:
     else:
         kind, items = f"squad-{args.mode}", load_squad(args.squad)
     items = sample(items, args.limit, args.seed)
-    settings = {"reader": args.reader, "top_k": args.top_k, "limit": args.limit, "seed": args.seed}
+    reader = reader_from_args(args)
+    settings = {"reader": reader.name, "top_k": args.top_k, "limit": args.limit, "seed": args.seed}
+    if args.reader_model:
+        settings["reader_model"] = str(args.reader_model)
     if kind != "squad-reader":
         settings["retriever"] = args.retriever
         settings["read_context"] = args.read_context
     if kind == "squad-reader":
-        reader = load_reader(args.reader, args.threshold)
         records = run_reader(reader, items)
         summary = summarise(records, with_retrieval=False, wrong_limit=WRONG_SHOWN)
     else:
@@ -96,11 +97,9 @@ def evaluate(args: argparse.Namespace) -> dict:
             docs = materialise_squad(args.squad, CACHE)
             index = docs.parent / "index"
         pipe = Pipeline(
-            docs, index, top_k=args.top_k, reader=args.reader, threshold=args.threshold, retriever=args.retriever,
-            read_context=args.read_context,
-        )  # fmt: skip
+            docs, index, top_k=args.top_k, reader=reader, retriever=args.retriever, read_context=args.read_context
+        )
         records = run_open(pipe, items, rank_by_answer if args.gold else rank_by_source)
-        reader = pipe.reader
         summary = summarise(records, wrong_limit=None if args.gold else WRONG_SHOWN)
         settings.update(docs=str(docs), chunk_tokens=pipe.chunking.size, chunk_overlap=pipe.chunking.overlap)
     settings["threshold"] = reader.threshold

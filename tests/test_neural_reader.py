@@ -126,7 +126,7 @@ def test_multibyte_text_before_the_answer_slices_exactly(tokenizer):
 
 
 needs_weights = pytest.mark.skipif(
-    not (MODEL_DIR / "weights.safetensors").is_file(), reason="no trained weights in models/reader/ yet"
+    not (MODEL_DIR / "model.safetensors").is_file(), reason="no trained weights in models/reader/ yet"
 )
 
 
@@ -162,10 +162,31 @@ def test_shipped_weights_answer_a_seed_question(seed_pipeline):
 def test_shipped_config_is_complete():
     import json
 
+    settings = json.loads((MODEL_DIR / "rag_reader.json").read_text(encoding="utf-8"))
+    assert {"max_length", "stride", "max_answer_tokens", "threshold"} <= set(settings)
     config = json.loads((MODEL_DIR / "config.json").read_text(encoding="utf-8"))
-    assert {"max_length", "stride", "max_answer_tokens", "threshold"} <= set(config)
-    assert (MODEL_DIR / "weights.safetensors").stat().st_size <= 50_000_000
+    assert config["architectures"] == ["BertForQuestionAnswering"]
+    assert (MODEL_DIR / "model.safetensors").stat().st_size <= 50_000_000
     assert (ROOT / "models" / "reader" / "MODEL_CARD.md").is_file()
+
+
+@needs_weights
+def test_shipped_reader_is_a_standard_hugging_face_qa_folder():
+    """Plain transformers loads it (no code of ours) and finds the same span our reader does."""
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(MODEL_DIR))
+    model = AutoModelForQuestionAnswering.from_pretrained(str(MODEL_DIR), dtype=torch.float32).eval()
+    question = "When did OpenAI finalize the agreement with Google's cloud division?"
+    context = "According to reports, OpenAI finalized an agreement with Google's cloud division in May 2025."
+    enc = tokenizer(question, context, return_tensors="pt", return_offsets_mapping=True)
+    offsets = enc.pop("offset_mapping")[0]
+    with torch.inference_mode():
+        out = model(**enc)
+    in_context = torch.tensor([s == 1 for s in enc.sequence_ids(0)])
+    start = int(out.start_logits[0].masked_fill(~in_context, -1e4).argmax())
+    end = int(out.end_logits[0].masked_fill(~in_context, -1e4).argmax())
+    assert context[int(offsets[start][0]) : int(offsets[end][1])] == "May 2025"
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "train").is_dir(), reason="training data (../shared/data) not present")
@@ -245,6 +266,7 @@ def test_a_run_can_start_from_exported_weights_or_a_checkpoint(tmp_path):
 
     model = SpanModel()
     export(model, tmp_path, {})
+    assert (tmp_path / "model.safetensors").is_file() and (tmp_path / "tokenizer.json").is_file()
     exported = initial_weights(tmp_path)
     assert torch.allclose(exported["qa.weight"], model.qa.weight.detach().half().float())
     torch.save({"model": model.state_dict()}, tmp_path / "last.pt")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rag.errors import UsageError
 from rag.reader.base import Reader
 
@@ -9,7 +11,10 @@ READERS = ("baseline", "neural")
 DEFAULT_READER = "baseline"
 
 
-def load_reader(name: str = DEFAULT_READER, threshold: float | None = None) -> Reader:
+def load_reader(name: str = DEFAULT_READER, threshold: float | None = None, model_dir: Path | None = None) -> Reader:
+    """The reader called ``name``; ``model_dir`` is the QA model folder the neural reader reads with."""
+    if model_dir is not None and name != "neural":
+        raise UsageError(f"a reader model folder ({model_dir}) needs the neural reader, not {name!r}")
     if name == "baseline":
         from rag.reader.baseline import BaselineReader
 
@@ -17,7 +22,7 @@ def load_reader(name: str = DEFAULT_READER, threshold: float | None = None) -> R
     elif name == "neural":
         from rag.reader.neural import NeuralReader
 
-        reader = NeuralReader()
+        reader = NeuralReader() if model_dir is None else NeuralReader(Path(model_dir))
     else:
         raise UsageError(f"unknown reader {name!r}; choose one of: {', '.join(READERS)}")
     if threshold is not None:

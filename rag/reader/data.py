@@ -9,6 +9,7 @@ teaches the near miss: the topic is right there, the fact asked for is not.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import re
@@ -174,4 +175,56 @@ def deleted_negatives(examples: Sequence[Example], ratio: float, seed: int) -> l
         text = without_answer(e)
         if text is not None:
             out.append(Example(e.qid + "-del", e.source, e.title, e.question, text, None, None, ()))
+    return out
+
+
+def join_sentences(examples: Sequence[Example], per_passage: int) -> list[Example]:
+    """One-sentence contexts (QAMR) regrouped into passages of up to ``per_passage`` sentences of the
+    same article, in file order, answers shifted: the reader must find the right sentence, not just
+    the right words of a sentence it was handed."""
+    if per_passage <= 1:
+        return list(examples)
+    sentences: dict[tuple[str, str], list[str]] = {}
+    for e in examples:
+        group = sentences.setdefault((e.source, e.title), [])
+        if e.context not in group:
+            group.append(e.context)
+    where: dict[tuple[str, str, str], tuple[str, int]] = {}
+    for (source, title), group in sentences.items():
+        for i in range(0, len(group), per_passage):
+            part = group[i : i + per_passage]
+            passage, offset = " ".join(part), 0
+            for sentence in part:
+                where[(source, title, sentence)] = (passage, offset)
+                offset += len(sentence) + 1
+    out = []
+    for e in examples:
+        passage, offset = where[(e.source, e.title, e.context)]
+        start = None if e.answer_start is None else e.answer_start + offset
+        out.append(dataclasses.replace(e, context=passage, answer_start=start))
+    return out
+
+
+def cross_source_negatives(examples: Sequence[Example], ratio: float, seed: int, candidates: int = 24) -> list[Example]:
+    """About ``ratio`` negatives per question from *another* file: the most question-like of a few
+    random paragraphs of other sources that hold none of its answers (off-topic documents)."""
+    rng = random.Random(seed)
+    by_file: dict[str, list[str]] = {}
+    for e in examples:
+        group = by_file.setdefault(e.source, [])
+        if not group or group[-1] != e.context:
+            group.append(e.context)
+    out = []
+    for e in examples:
+        others = [s for s in by_file if s != e.source]
+        if not others or rng.random() >= ratio:
+            continue
+        sources = rng.sample(others, min(3, len(others)))
+        pool = [c for s in sources for c in rng.sample(by_file[s], min(candidates // 3, len(by_file[s])))]
+        golds = [a.lower() for a in (e.answers or (e.answer,))]
+        pool = [c for c in pool if not any(g in c.lower() for g in golds)]
+        if pool:
+            q = words(e.question)
+            best = max(pool, key=lambda c: (len(q & words(c)), rng.random()))
+            out.append(Example(e.qid + "-xneg", e.source, e.title, e.question, best, None, None, ()))
     return out

@@ -4,8 +4,9 @@ No-answer is SQuAD 2.0 style: the [CLS] token (position 0) is a legal start and 
 window that does not hold the answer learns to put its probability mass there. Logits outside
 the passage (question, [SEP], padding) are masked, in training and at inference alike.
 
-Shipped weights hold only the tensors that differ from the bundled base model (in float16), so
-the export stays small when the embeddings were frozen, and loading needs no training data.
+Trained weights are exported as a standard Hugging Face ``BertForQuestionAnswering`` folder
+(``rag.reader.hf``); ``load`` still reads the older format (only the tensors that differ from the
+base model, ``weights.safetensors``), which ``--init-from`` may name.
 """
 
 from __future__ import annotations
@@ -86,18 +87,11 @@ def span_loss(start_lp: torch.Tensor, end_lp: torch.Tensor, starts: torch.Tensor
 
 
 def export(model: SpanModel, out_dir: Path, config: dict) -> int:
-    """Write the changed tensors (float16) and ``config.json``; returns the weights' size in bytes."""
-    from safetensors.torch import save_file
+    """Write ``out_dir`` as a Hugging Face QA folder with our settings (``config``) beside it;
+    returns the weights' size in bytes."""
+    from rag.reader.hf import save_folder
 
-    base = SpanModel().state_dict()
-    changed = {}
-    for name, tensor in model.state_dict().items():
-        if name not in base or not torch.equal(base[name], tensor):
-            changed[name] = tensor.detach().to(torch.float16).contiguous()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    save_file(changed, str(out_dir / WEIGHTS))
-    (out_dir / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    return (out_dir / WEIGHTS).stat().st_size
+    return save_folder(model.state_dict(), load_tokenizer(), out_dir, config)
 
 
 def quantize(model: SpanModel) -> nn.Module:
@@ -119,17 +113,23 @@ def precision(config: dict) -> str:
     return "fp32" if wanted == "bf16" and not bf16_supported() else wanted
 
 
-def load(model_dir: Path) -> tuple[nn.Module, dict]:
-    """The base model with the shipped tensors laid over it, in eval mode (int8-quantized if the
-    config asks for it: the threshold was calibrated on exactly that model), and its config."""
+def load(model_dir: Path) -> tuple[nn.Module, dict, object]:
+    """(model in eval mode, settings, tokenizer) from a QA folder or the older delta format;
+    int8-quantized if the settings ask for it (the threshold was calibrated on exactly that model)."""
     from safetensors.torch import load_file
 
-    model = SpanModel()
-    state = {k: v.float() for k, v in load_file(str(model_dir / WEIGHTS)).items()}
-    unknown = set(state) - set(model.state_dict())
-    if unknown:
-        raise ValueError(f"{model_dir / WEIGHTS} has tensors the model lacks: {sorted(unknown)[:3]}")
-    model.load_state_dict(state, strict=False)
-    model.eval()
-    config = json.loads((model_dir / CONFIG).read_text(encoding="utf-8"))
-    return (quantize(model) if precision(config) == "int8" else model), config
+    from rag.reader.hf import load_folder
+
+    if not (model_dir / WEIGHTS).is_file():
+        model, config, tokenizer = load_folder(model_dir)
+    else:
+        model = SpanModel()
+        state = {k: v.float() for k, v in load_file(str(model_dir / WEIGHTS)).items()}
+        unknown = set(state) - set(model.state_dict())
+        if unknown:
+            raise ValueError(f"{model_dir / WEIGHTS} has tensors the model lacks: {sorted(unknown)[:3]}")
+        model.load_state_dict(state, strict=False)
+        model.eval()
+        config = json.loads((model_dir / CONFIG).read_text(encoding="utf-8"))
+        tokenizer = load_tokenizer()
+    return (quantize(model) if precision(config) == "int8" else model), config, tokenizer

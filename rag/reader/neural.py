@@ -72,28 +72,32 @@ def sigmoid(margin: float) -> float:
     return 1.0 / (1.0 + math.exp(-margin)) if margin > -700 else 0.0
 
 
+def model_device(model) -> torch.device:
+    """Where ``model`` runs: its parameters' device (CPU for a parameter-free or ONNX Runtime model)."""
+    params = getattr(model, "parameters", None)
+    first = next(params(), None) if params else None
+    return first.device if first is not None else torch.device("cpu")
+
+
 @torch.inference_mode()
 def predict(
     model: torch.nn.Module, windows: Sequence[Window], max_answer_tokens: int = 30, top_n: int = 5, bf16: bool = False
 ) -> list[Span]:
     """Candidate spans over all windows, best first (duplicates included); ``bf16`` autocasts the encoder."""
     spans: list[Span] = []
+    device = model_device(model)
     for i in range(0, len(windows), FORWARD_BATCH):
         chunk = windows[i : i + FORWARD_BATCH]
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            start_lp, end_lp = model(**collate(chunk))
-        spans += window_spans(chunk, start_lp, end_lp, max_answer_tokens, top_n)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            start_lp, end_lp = model(**{k: v.to(device) for k, v in collate(chunk).items()})
+        spans += window_spans(chunk, start_lp.cpu(), end_lp.cpu(), max_answer_tokens, top_n)
     return sorted(spans, key=lambda s: -s.margin)
 
 
 @lru_cache(maxsize=2)
 def load_model(model_dir: str = str(MODEL_DIR)) -> tuple[torch.nn.Module, dict, object]:
-    """Model, config and tokenizer, loaded once per process."""
-    path = Path(model_dir)
-    if not (path / span_model.WEIGHTS).is_file():
-        raise RagError(f"no trained reader in {path}; train one with: python -m rag.reader.train")
-    model, config = span_model.load(path)
-    return model, config, span_model.load_tokenizer()
+    """Model, settings and tokenizer of a QA model folder, loaded once per process."""
+    return span_model.load(Path(model_dir))
 
 
 class NeuralReader:

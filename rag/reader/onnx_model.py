@@ -16,14 +16,15 @@ import numpy as np
 import torch
 
 from rag.fast_embedding import default_cache_dir, write_onnx
-from rag.reader.model import WEIGHTS, SpanModel
+from rag.reader.model import WEIGHTS
 
 INPUTS = ("input_ids", "token_type_ids", "attention_mask", "context_mask")
 
 
-def export_onnx(model: SpanModel, model_dir: Path, cache_dir: Path | None = None) -> Path:
+def export_onnx(model: torch.nn.Module, model_dir: Path, cache_dir: Path | None = None) -> Path:
     """The ONNX file of ``model`` (loaded from ``model_dir``), exported on first use."""
-    digest = hashlib.sha256((model_dir / WEIGHTS).read_bytes()).hexdigest()[:16]
+    weights = model_dir / WEIGHTS if (model_dir / WEIGHTS).is_file() else model_dir / "model.safetensors"
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
     cache_dir = cache_dir or default_cache_dir()
     path = cache_dir / f"reader-{digest}.onnx"
     if path.is_file():

@@ -39,11 +39,21 @@ log = logging.getLogger("rag.reader.train")
 class TrainConfig:
     data_dir: str = str(ROOT.parent / "shared" / "data" / "train")
     files: list[str] = field(
-        default_factory=lambda: ["reddit_v1.0.json", "amazon_reviews_v1.0.json", "qed_train.json", "covid_qa.json"]
+        default_factory=lambda: [
+            "reddit_v1.0.json", "amazon_reviews_v1.0.json", "qed_train.json", "covid_qa.json", "qamr_dev.json",
+            "qamr_test.json", "tydiqa_en_train.json", "fairytaleqa_train.json", "fairytaleqa_val.json",
+        ]
+    )  # fmt: skip
+    val_files: list[str] = field(
+        default_factory=lambda: ["qed_dev.json", "tydiqa_en_dev.json", "fairytaleqa_test.json"]
     )
-    val_files: list[str] = field(default_factory=lambda: ["qed_dev.json"])
     heldout_fraction: float = 0.04  # of each training file's contexts, held out for validation too
     max_val_per_file: int = 250
+    # QAMR's one-sentence passages, joined this many sentences of an article to a passage
+    join_files: list[str] = field(default_factory=lambda: ["qamr_dev.json", "qamr_test.json"])
+    join_sentences: int = 4
+    # questions trained per file, "NAME=N" (QAMR asks ~37 questions of every sentence; a sample is enough)
+    file_caps: list[str] = field(default_factory=lambda: ["qamr_dev.json=6000", "qamr_test.json=6000"])
     max_length: int = 256
     stride: int = 128
     max_answer_tokens: int = 30
@@ -58,11 +68,13 @@ class TrainConfig:
     max_examples: int = 0  # questions sampled from the training files; 0 = all
     negative_ratio: float = 0.3  # built negative paragraphs per question
     deleted_negative_ratio: float = 0.0  # near misses per question: own paragraph minus the answer sentence
+    cross_negative_ratio: float = 0.0  # negatives per question from another file (off-topic documents)
     negative_windows: int = 1  # answer-free windows kept per long context
     freeze_embeddings: bool = True
     precision: str = "bf16"  # inference (and calibration): fp32, bf16 (autocast, ~2.5x faster) or int8 (~3x, less F1)
     freeze_layers: int = 0  # lowest encoder layers kept as in the base model (faster, smaller export)
     bf16: bool = False
+    device: str = "cpu"  # or "cuda" (then bf16 autocast on the GPU when --bf16)
     threads: int = 2
     log_every: int = 25
     checkpoint_every: int = 200
@@ -125,10 +137,11 @@ def batches(feats: list[tuple], cfg: TrainConfig, seed: int) -> list[list[tuple]
 
 def train_step(model, batch: list[tuple], optimizer, scheduler, params: list, bf16: bool, pad_id: int) -> float:
     """One optimisation step on (window, start, end) triples; returns the loss."""
-    inputs = collate([f[0] for f in batch], pad_id)
-    starts = torch.tensor([f[1] for f in batch])
-    ends = torch.tensor([f[2] for f in batch])
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    device = next(model.parameters()).device
+    inputs = {k: v.to(device) for k, v in collate([f[0] for f in batch], pad_id).items()}
+    starts = torch.tensor([f[1] for f in batch], device=device)
+    ends = torch.tensor([f[2] for f in batch], device=device)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
         start_lp, end_lp = model(**inputs)
     loss = span_loss(start_lp, end_lp, starts, ends)
     loss.backward()
@@ -142,13 +155,18 @@ def train_step(model, batch: list[tuple], optimizer, scheduler, params: list, bf
 def load_data(cfg: TrainConfig) -> tuple[list[data.Example], list[data.Example], dict]:
     rng = random.Random(cfg.seed)
     train, val, counts = [], [], {}
+    caps = {name: int(n) for name, n in (c.rsplit("=", 1) for c in cfg.file_caps)}
     for name in cfg.files + cfg.val_files:
         examples = data.load_squad(Path(cfg.data_dir) / name)
+        if name in cfg.join_files:
+            examples = data.join_sentences(examples, cfg.join_sentences)
         if name in cfg.val_files:
             tr, va = [], examples
         else:
             tr, va = data.split_heldout(examples, cfg.heldout_fraction, cfg.seed)
         va = rng.sample(va, min(len(va), cfg.max_val_per_file))
+        if name in caps and caps[name] < len(tr):
+            tr = rng.sample(tr, caps[name])
         counts[name] = {"questions": len(examples), "train": len(tr), "heldout": len(va)}
         train += tr
         val += va
@@ -172,6 +190,10 @@ def initial_weights(path: Path) -> dict[str, torch.Tensor]:
     if path.is_dir():
         from safetensors.torch import load_file
 
+        if (path / "model.safetensors").is_file():
+            from rag.reader.hf import span_state
+
+            return span_state(load_file(str(path / "model.safetensors")))
         return {k: v.float() for k, v in load_file(str(path / "weights.safetensors")).items()}
     return torch.load(path, map_location="cpu", weights_only=True)["model"]
 
@@ -196,6 +218,7 @@ def train(cfg: TrainConfig) -> dict:
     train_ex, val_ex, counts = load_data(cfg)
     negs = data.negatives(train_ex, cfg.negative_ratio, cfg.seed)
     negs += data.deleted_negatives(train_ex, cfg.deleted_negative_ratio, cfg.seed + 7)
+    negs += data.cross_source_negatives(train_ex, cfg.cross_negative_ratio, cfg.seed + 11)
     rng = random.Random(cfg.seed)
     feats = features(tokenizer, train_ex + negs, cfg, rng)
     n_pos = sum(1 for f in feats if f[1] > 0)
@@ -210,6 +233,7 @@ def train(cfg: TrainConfig) -> dict:
         model.load_state_dict(initial_weights(Path(cfg.init_from)), strict=False)
         log.info("initialised from %s", cfg.init_from)
     model.freeze(cfg.freeze_embeddings, cfg.freeze_layers)
+    model.to(cfg.device)
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.dim() > 1]
     no_decay = [p for p in params if p.dim() <= 1]
@@ -221,7 +245,7 @@ def train(cfg: TrainConfig) -> dict:
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup * total), total)
     step, before, last_loss = 0, 0.0, None
     if (cfg.resume or (cfg.eval_only and not cfg.init_from)) and ckpt.is_file():
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        state = torch.load(ckpt, map_location=cfg.device, weights_only=True)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -253,9 +277,10 @@ def train(cfg: TrainConfig) -> dict:
     train_seconds = time.time() - started
     model.eval()
     log.info("evaluating on %d held-out questions", len(val_ex))
+    bf16_eval = precision({"precision": cfg.precision}) == "bf16" or (cfg.device != "cpu" and cfg.precision == "bf16")
     mode = precision({"precision": cfg.precision})
     eval_model = quantize(copy.deepcopy(model)) if mode == "int8" else model
-    metrics = evaluate.heldout(eval_model, tokenizer, val_ex, cfg, bf16=mode == "bf16")
+    metrics = evaluate.heldout(eval_model, tokenizer, val_ex, cfg, bf16=bf16_eval)
     metrics["precision"] = mode
     log.info("held-out: %s", json.dumps({k: v for k, v in metrics.items() if k != "per_file"}))
     config = {
@@ -268,7 +293,7 @@ def train(cfg: TrainConfig) -> dict:
         "score": SCORE,
     }
     out = Path(cfg.output_dir)
-    size = export(model, out, config)
+    size = export(model.to("cpu"), out, config)
     summary = {
         "command": " ".join(["python -m rag.reader.train", *sys.argv[1:]]),
         "config": dataclasses.asdict(cfg),

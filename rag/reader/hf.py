@@ -1,0 +1,162 @@
+"""Readers as standard Hugging Face extractive-QA folders (``AutoModelForQuestionAnswering``).
+
+The shipped reader is saved as such a folder (``config.json``, ``model.safetensors``, tokenizer
+files), so ``transformers.pipeline("question-answering", model=DIR)`` loads it, and any local
+checkpoint of that kind (BERT, RoBERTa, DeBERTa, ...) can be read with ``--reader-model DIR``.
+``rag_reader.json`` beside it holds what our reader adds: the calibrated abstention threshold and
+the window sizes. A folder without it gets the defaults below (threshold 0.5: abstain unless the
+best span beats the model's own no-answer slot).
+
+``QAModel`` wraps the Hugging Face model so the reader sees what ``SpanModel`` gives it: start
+and end log-probabilities over [CLS] (the no-answer slot) and the passage tokens. The span margin
+``start[i] + end[j] - start[0] - end[0]`` is the same in raw logits and in these, so scores and
+thresholds carry over unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from rag.config import set_offline_env
+from rag.errors import UsageError
+
+SETTINGS = "rag_reader.json"
+DEFAULT_SETTINGS = {"threshold": 0.5, "max_length": 256, "stride": 96, "max_answer_tokens": 30, "precision": "fp32"}
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spm.model", "sentencepiece.bpe.model")
+
+
+class QAModel(nn.Module):
+    """A Hugging Face ``...ForQuestionAnswering`` model called like ``SpanModel``."""
+
+    def __init__(self, model: nn.Module, token_types: bool) -> None:
+        super().__init__()
+        self.model = model
+        self.token_types = token_types
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        token_type_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        context_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if self.token_types:
+            inputs["token_type_ids"] = token_type_ids
+        out = self.model(**inputs)
+        start = out.start_logits.float().masked_fill(~context_mask, -1e4)
+        end = out.end_logits.float().masked_fill(~context_mask, -1e4)
+        return start.log_softmax(-1), end.log_softmax(-1)
+
+
+def check_folder(model_dir: Path) -> dict:
+    """The folder's ``config.json``; UsageError when it is missing, not a QA model, or has no tokenizer."""
+    if not model_dir.is_dir():
+        raise UsageError(f"reader model folder not found: {model_dir}")
+    try:
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{model_dir} is not a Hugging Face model folder (config.json: {exc})") from None
+    archs = config.get("architectures") or []
+    if not any(str(a).endswith("ForQuestionAnswering") for a in archs):
+        found = ", ".join(map(str, archs)) or "no architecture"
+        raise UsageError(f"{model_dir} is not an extractive question-answering model (config.json names {found})")
+    if not any((model_dir / name).is_file() for name in TOKENIZER_FILES):
+        raise UsageError(f"{model_dir} has no tokenizer files ({', '.join(TOKENIZER_FILES[:2])}, ...)")
+    return config
+
+
+def load_folder(model_dir: Path) -> tuple[QAModel, dict, object]:
+    """(model in eval mode, reader settings, fast tokenizer) from a QA model folder."""
+    check_folder(model_dir)
+    set_offline_env()
+    import transformers
+
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(str(model_dir))
+        model = transformers.AutoModelForQuestionAnswering.from_pretrained(str(model_dir), dtype=torch.float32)
+    except (OSError, ValueError, KeyError) as exc:
+        raise UsageError(f"cannot load the reader model in {model_dir}: {str(exc).splitlines()[0]}") from None
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+    if not getattr(tokenizer, "is_fast", False):
+        raise UsageError(f"{model_dir} has no fast tokenizer (tokenizer.json); character offsets need one")
+    settings = dict(DEFAULT_SETTINGS)
+    if (model_dir / SETTINGS).is_file():
+        settings.update(json.loads((model_dir / SETTINGS).read_text(encoding="utf-8")))
+    token_types = "token_type_ids" in tokenizer.model_input_names
+    return QAModel(model.eval(), token_types).eval(), settings, tokenizer
+
+
+def to_hf(span_state: dict[str, torch.Tensor]):
+    """A ``BertForQuestionAnswering`` holding the weights of a ``SpanModel`` state dict."""
+    set_offline_env()
+    from transformers import AutoConfig, BertForQuestionAnswering
+
+    from rag.reader.model import base_model_path
+
+    config = AutoConfig.from_pretrained(str(base_model_path()))
+    config.architectures = ["BertForQuestionAnswering"]
+    config.num_labels = 2
+    model = BertForQuestionAnswering(config)
+    renamed = {}
+    for name, tensor in span_state.items():
+        if name.startswith("encoder."):
+            renamed["bert." + name.removeprefix("encoder.")] = tensor
+        elif name.startswith("qa."):
+            renamed["qa_outputs." + name.removeprefix("qa.")] = tensor
+    missing, unexpected = model.load_state_dict(renamed, strict=False)
+    if unexpected or [m for m in missing if "pooler" not in m]:
+        raise ValueError(f"weights do not fit BertForQuestionAnswering: {unexpected[:3] or missing[:3]}")
+    return model.eval()
+
+
+def span_state(hf_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The inverse of ``to_hf``'s renaming: a QA folder's tensors as ``SpanModel`` keys (``--init-from``)."""
+    out = {}
+    for name, tensor in hf_state.items():
+        if name.startswith("bert."):
+            out["encoder." + name.removeprefix("bert.")] = tensor.float()
+        elif name.startswith("qa_outputs."):
+            out["qa." + name.removeprefix("qa_outputs.")] = tensor.float()
+    return out
+
+
+def save_folder(span_state_dict: dict[str, torch.Tensor], tokenizer, out_dir: Path, settings: dict) -> int:
+    """Write the QA folder (float16 ``model.safetensors``, tokenizer, ``rag_reader.json``); returns the
+    weights' size in bytes. Written beside ``out_dir`` and renamed in, so a reader never sees half a folder."""
+    import shutil
+    import tempfile
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    tmp.chmod(0o755)  # mkdtemp's 0700 would keep other users from reading the model
+    try:
+        model = to_hf(span_state_dict).half()
+        model.save_pretrained(str(tmp), safe_serialization=True)
+        tokenizer.save_pretrained(str(tmp))
+        (tmp / SETTINGS).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+        for written in tmp.iterdir():
+            written.chmod(0o644)
+        if out_dir.exists():
+            for extra in out_dir.iterdir():  # keep what training wrote beside the model (card, summary)
+                if not (tmp / extra.name).exists() and extra.is_file() and extra.name != "weights.safetensors":
+                    shutil.copy2(extra, tmp / extra.name)
+            old = out_dir.with_name(f".{out_dir.name}-old")
+            shutil.rmtree(old, ignore_errors=True)
+            out_dir.rename(old)
+            tmp.rename(out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return (out_dir / "model.safetensors").stat().st_size
