@@ -17,7 +17,7 @@ from typing import Any
 import gradio as gr
 from gradio.utils import get_upload_folder as gradio_upload_folder
 
-from rag.cli import add_corpus_args, run
+from rag.cli import add_corpus_args, reader_from_args, run
 from rag.config import TOP_K
 from rag.documents import check_docs_dir
 from rag.errors import RagError, UsageError
@@ -69,6 +69,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--reader", default=DEFAULT_READER, choices=READERS, help="default reader (default: %(default)s)"
     )
     parser.add_argument("--threshold", type=float, default=None, metavar="S", help="default abstention threshold")
+    parser.add_argument(
+        "--reader-model",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="a local extractive-QA model folder (Hugging Face AutoModelForQuestionAnswering) for the neural "
+        "reader; implies --reader neural",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.top_k <= MAX_PASSAGES:
         raise UsageError(f"--top-k must be between 1 and {MAX_PASSAGES}")
@@ -227,7 +235,7 @@ def _main(argv: list[str] | None) -> int:
     check_docs_dir(args.docs)
     check_port(args.host, args.port)
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
-    pipe = Pipeline(args.docs, args.index, top_k=args.top_k, reader=args.reader, threshold=args.threshold)
+    pipe = Pipeline(args.docs, args.index, top_k=args.top_k, reader=reader_from_args(args))
     pipe.refresh()
     readers, unavailable = load_readers(pipe)
     for name, why in unavailable.items():
