@@ -80,15 +80,17 @@ def emit(result: Result, as_json: bool) -> None:
 def answer_stdin(pipe: Pipeline, as_json: bool) -> int:
     """Answer each non-blank stdin line; a bad line is reported and the rest still answered."""
     status = 0
-    for line in sys.stdin:
+    for raw in sys.stdin.buffer:  # bytes: one undecodable line must not end the batch
+        line = raw.decode("utf-8", "surrogateescape")
         if not line.strip():
             continue
         try:
             emit(pipe.ask(line), as_json)
         except UsageError as exc:
             status = exc.exit_code
+            shown = raw.decode("utf-8", "backslashreplace").rstrip("\r\n")
             if as_json:
-                print(json.dumps({"question": line.rstrip("\n"), "error": str(exc)}, ensure_ascii=False))
+                print(json.dumps({"question": shown, "error": str(exc)}, ensure_ascii=False), flush=True)
             print(f"error: {exc}", file=sys.stderr)
         if not as_json:
             print()

@@ -34,6 +34,10 @@ def validate_question(question: str) -> str:
     question = question.strip()
     if not question:
         raise UsageError("the question is empty")
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes (argv, stdin) arrive as lone surrogates
+        raise UsageError("the question is not valid UTF-8 text") from None
     if len(question) > MAX_QUESTION_CHARS:
         raise UsageError(f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}")
     return question

@@ -62,3 +62,36 @@ def test_file_name_that_is_not_utf8_is_skipped_and_the_rest_answers(docs, tmp_pa
     assert {c.source for c in index.chunks} == {SEED_FILE}
     assert "caf\\xe9.txt" in report.skipped and "not valid UTF-8" in report.skipped["caf\\xe9.txt"]
     assert "warning: skipped caf\\xe9.txt" in capsys.readouterr().err
+
+
+def run_ask(docs: Path, index: Path, *args: bytes | str, stdin: bytes | None = None, env: dict | None = None):
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    cmd = [sys.executable.encode(), b"-m", b"rag.ask", b"--docs", os.fsencode(docs), b"--index", os.fsencode(index),
+           b"--reader", b"baseline", *[a if isinstance(a, bytes) else a.encode() for a in args]]  # fmt: skip
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run(cmd, input=stdin, capture_output=True, env=full_env, timeout=300)
+
+
+def test_question_argument_that_is_not_utf8_is_exit_2(docs, tmp_path):
+    done = run_ask(docs, tmp_path / "i", b"who \xff?")
+    err = done.stderr.decode()
+    assert done.returncode == 2 and err.strip().splitlines()[-1] == "error: the question is not valid UTF-8 text"
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("io_encoding", ["", "utf-8:strict"])
+def test_batch_line_that_is_not_utf8_is_a_json_error_and_the_batch_goes_on(docs, tmp_path, io_encoding):
+    import json
+
+    lines = b"who supplies GPUs in the deal?\nwho \xff is \xed\xa0\x80?\nWhen did OpenAI finalize the agreement?\n"
+    env = {"PYTHONIOENCODING": io_encoding} if io_encoding else {}
+    done = run_ask(docs, tmp_path / "i", "--json", stdin=lines, env=env)
+    out = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    assert len(out) == 3 and "Traceback" not in done.stderr.decode()
+    assert out[0]["answer"]["text"] == "CoreWeave" and out[2]["answer"] is not None
+    assert out[1] == {"question": "who \\xff is \\xed\\xa0\\x80?", "error": "the question is not valid UTF-8 text"}
+    assert done.returncode == 2  # a bad line makes the exit code 2; the others were still answered
