@@ -95,3 +95,60 @@ def test_batch_line_that_is_not_utf8_is_a_json_error_and_the_batch_goes_on(docs,
     assert out[0]["answer"]["text"] == "CoreWeave" and out[2]["answer"] is not None
     assert out[1] == {"question": "who \\xff is \\xed\\xa0\\x80?", "error": "the question is not valid UTF-8 text"}
     assert done.returncode == 2  # a bad line makes the exit code 2; the others were still answered
+
+
+def docx_of(document: bytes, header_size: int | None = None) -> bytes:
+    """A .docx whose word/document.xml is ``document``; ``header_size`` makes its zip header lie."""
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/document.xml", document)
+    data = out.getvalue()
+    if header_size is not None:  # patch the uncompressed size in the local and central headers
+        import struct
+
+        real = struct.pack("<I", len(document))
+        data = data.replace(real, struct.pack("<I", header_size))
+    return data
+
+
+W = b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
+
+
+def test_deeply_nested_docx_is_skipped_not_a_recursion_error(docs, tmp_path, embedder, capsys):
+    nested = W + b"<w:sdt>" * 100_000 + b"<w:p><w:r><w:t>deep</w:t></w:r></w:p>" + b"</w:sdt>" * 100_000
+    (docs / "deep.docx").write_bytes(docx_of(nested + b"</w:body></w:document>"))
+    assert len((docs / "deep.docx").read_bytes()) < 10_000
+    from rag.formats import docx_text
+
+    assert docx_text((docs / "deep.docx").read_bytes()) == "deep"  # read without recursion
+    index, report = update_index(docs, tmp_path / "index", embedder)
+    assert "deep.docx" in {c.source for c in index.chunks}
+
+
+@pytest.mark.parametrize(
+    "document, header, reason",
+    [
+        (W + b"<w:p/>" * 2_100_000 + b"</w:body></w:document>", None, "over 2,000,000 elements"),
+        (W + b"<w:p><w:r><w:t>" + b"a" * (70 << 20) + b"</w:t></w:r></w:p></w:body></w:document>", None, "over 64 MB"),
+        (W + b"<w:p><w:r><w:t>" + b"a" * (70 << 20) + b"</w:t></w:r></w:p></w:body></w:document>", 200, "readable"),
+    ],
+    ids=["millions-of-paragraphs", "huge-text", "header-understates-size"],
+)
+def test_zip_bombs_in_docx_are_refused_with_a_reason(docs, tmp_path, embedder, capsys, document, header, reason):
+    import resource
+
+    from rag.formats import docx_text
+
+    bomb = docx_of(document, header)
+    assert len(bomb) < 300_000
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ValueError, match=reason):
+        docx_text(bomb)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 600, f"reading the bomb grew the process by {grown_mb:.0f} MB"
+    (docs / "bomb.docx").write_bytes(bomb)
+    _, report = update_index(docs, tmp_path / "index", embedder)
+    assert "bomb.docx" in report.skipped and "warning: skipped bomb.docx" in capsys.readouterr().err
