@@ -7,6 +7,7 @@ reading it; otherwise its SHA-256 decides. Unchanged files keep their stored vec
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sys
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from rag.embedding import Encoder
 from rag.errors import IndexUnusable
 from rag.formats import is_plain
 from rag.lexical import KIND as LEXICAL_KIND
-from rag.store import INDEXED_TEXT, Index, indexed_text
+from rag.store import INDEXED_TEXT, Index, build_lock, indexed_text
 from rag.types import Chunk, Extracted
 
 PROGRESS_MIN_CHUNKS = 64
@@ -135,10 +136,22 @@ def update_index(
     old: Index | None = None,
     log: TextIO | None = None,
 ) -> tuple[Index, UpdateReport]:
-    """Index ``docs_dir`` into ``index_dir``, reusing ``old`` (or what is on disk) where valid."""
-    config = config or ChunkConfig()
+    """Index ``docs_dir`` into ``index_dir``, reusing ``old`` (or what is on disk) where valid.
+
+    One builder at a time per index folder (``store.build_lock``); a second one waits, then
+    starts from what the first built."""
     log = log or sys.stderr
     check_docs_dir(docs_dir)
+    with build_lock(index_dir, log) as waited:
+        if waited and old is not None:
+            with contextlib.suppress(IndexUnusable):  # another builder may have switched in a newer one
+                old = Index.load(index_dir)
+        return _update_index(docs_dir, index_dir, embedder, config or ChunkConfig(), old, log)
+
+
+def _update_index(
+    docs_dir: Path, index_dir: Path, embedder: Encoder, config: ChunkConfig, old: Index | None, log: TextIO
+) -> tuple[Index, UpdateReport]:
     settings = expected_settings(embedder, config)
     report = UpdateReport()
     if old is None:

@@ -19,7 +19,7 @@ from rag.chunking import ChunkConfig
 from rag.config import DEFAULT_DOCS, DEFAULT_INDEX, MAX_QUESTION_CHARS, TOP_K
 from rag.context import READ_CONTEXT_CHARS, Neighbours, widen
 from rag.embedding import Encoder, load_embedder
-from rag.errors import IndexUnusable, UsageError
+from rag.errors import IndexUnusable, RagError, UsageError
 from rag.indexer import UpdateReport, expected_settings, lexical_stale, mismatch, plan, update_index
 from rag.reader import DEFAULT_READER, Reader, load_reader
 from rag.retriever import MODES, Retriever
@@ -78,6 +78,8 @@ class Pipeline:
 
     def refresh(self) -> UpdateReport | None:
         """Bring the index up to date with the docs folder; returns what changed, None if nothing."""
+        if self.index_dir.exists() and not self.index_dir.is_dir():
+            raise RagError(f"the index path is a file, not a folder: {self.index_dir}")
         if self.index is None:
             try:
                 self.index = Index.load(self.index_dir)
@@ -90,9 +92,17 @@ class Pipeline:
             if current and not plan(self.docs_dir, self.index).touched:
                 return None
             print("index is out of date; updating it", file=self.log)
-        self.index, report = update_index(
-            self.docs_dir, self.index_dir, self.embedder, self.chunking, old=self.index, log=self.log
-        )
+        try:
+            self.index, report = update_index(
+                self.docs_dir, self.index_dir, self.embedder, self.chunking, old=self.index, log=self.log
+            )
+        except OSError as exc:  # a read-only folder, a full disk: the previous index still answers
+            if self.index is None:
+                raise RagError(f"cannot build the index in {self.index_dir}: {exc.strerror or exc}") from None
+            why = exc.strerror or str(exc)
+            print(f"warning: cannot update the index in {self.index_dir} ({why}); answering from the previous one",
+                  file=self.log)  # fmt: skip
+            return None
         print(f"indexed {self.docs_dir}: {report.summary()}", file=self.log)
         return report
 

@@ -15,12 +15,16 @@ interrupted build leaves the previous index in use.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import faiss
 import numpy as np
@@ -34,6 +38,7 @@ from rag.types import Chunk, Extracted
 
 FORMAT = 2
 POINTER = "CURRENT"
+LOCK = ".lock"
 
 
 @dataclass
@@ -189,6 +194,32 @@ def _write_atomic(path: Path, text: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path, log: TextIO) -> Iterator[bool]:
+    """Hold the index folder's build lock: one builder at a time; a second one waits (and says so).
+    Yields whether it had to wait (then another build may have switched in a newer index).
+
+    The lock is an ``flock`` on ``index_dir/.lock``, so a killed builder never leaves it held. Once
+    held, leftovers of killed builds (``.tmp-*``, unreferenced ``build-*``) are removed.
+    """
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / LOCK, "a+b") as handle:
+        waited = False
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"another build is running in {index_dir}; waiting for it to finish", file=log, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            waited = True
+        try:
+            pointer = index_dir / POINTER
+            live = pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else ""
+            _remove_stale_builds(index_dir, keep=live)
+            yield waited
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _remove_stale_builds(index_dir: Path, keep: str) -> None:

@@ -152,3 +152,96 @@ def test_zip_bombs_in_docx_are_refused_with_a_reason(docs, tmp_path, embedder, c
     (docs / "bomb.docx").write_bytes(bomb)
     _, report = update_index(docs, tmp_path / "index", embedder)
     assert "bomb.docx" in report.skipped and "warning: skipped bomb.docx" in capsys.readouterr().err
+
+
+def test_concurrent_builders_take_turns_and_leave_one_complete_index(docs, tmp_path):
+    import subprocess
+    import sys
+
+    from rag.store import Index
+
+    from .conftest import ROOT
+
+    index = tmp_path / "index"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "rag.index", "--docs", str(docs), "--index", str(index)]
+    for round_ in range(2):
+        (docs / "extra.txt").write_text(f"Round {round_}: the harbour master is Tomasz Wren.\n", encoding="utf-8")
+        procs = [subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE) for _ in range(3)]
+        errors = [p.communicate(timeout=300)[1].decode() for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0], errors
+        assert not any("Traceback" in e for e in errors)
+        loaded = Index.load(index)
+        assert any(f"Round {round_}" in c.text for c in loaded.chunks)
+        live = (index / "CURRENT").read_text().strip()
+        assert sorted(p.name for p in index.iterdir() if p.is_dir()) == [live]
+
+
+def test_a_second_builder_waits_and_says_so(tmp_path):
+    import io
+    import threading
+    import time
+
+    from rag.store import build_lock
+
+    order: list[str] = []
+    held = threading.Event()
+
+    def first() -> None:
+        with build_lock(tmp_path, io.StringIO()):
+            held.set()
+            time.sleep(0.5)
+            order.append("first done")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    held.wait(5)
+    log = io.StringIO()
+    with build_lock(tmp_path, log) as waited:
+        order.append("second in")
+    thread.join()
+    assert order == ["first done", "second in"] and waited
+    assert "another build is running" in log.getvalue()
+
+
+def test_leftovers_of_a_killed_build_are_removed_by_the_next_run(docs, tmp_path, embedder):
+    index = tmp_path / "index"
+    update_index(docs, index, embedder)
+    (index / ".tmp-deadbeef").mkdir()
+    (index / ".tmp-deadbeef" / "vectors.faiss").write_bytes(b"half")
+    (index / "build-orphan").mkdir()
+    update_index(docs, index, embedder)  # nothing changed: no new build, but the leftovers go
+    live = (index / "CURRENT").read_text().strip()
+    assert sorted(p.name for p in index.iterdir() if p.is_dir()) == [live]
+
+
+def test_an_index_that_cannot_be_written_leaves_the_previous_one_answering(docs, tmp_path, embedder, monkeypatch):
+    import errno
+    import io
+
+    from rag.pipeline import Pipeline
+    from rag.store import Index
+
+    log = io.StringIO()
+    pipe = Pipeline(docs, tmp_path / "index", reader="baseline", embedder=embedder, log=log)
+    pipe.refresh()
+    (docs / "new.txt").write_text("The lighthouse keeper is Tomasz Wren.\n", encoding="utf-8")
+
+    def full_disk(self, index_dir):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Index, "save", full_disk)
+    assert pipe.refresh() is None
+    assert "warning: cannot update the index" in log.getvalue() and "No space left on device" in log.getvalue()
+    result = pipe.ask("who supplies GPUs in the deal?")
+    assert result.answer is not None and result.answer.text == "CoreWeave"
+
+
+def test_an_index_path_that_is_a_file_is_one_line_exit_1(docs, tmp_path, capsys):
+    from rag.ask import main as ask_main
+
+    not_a_folder = tmp_path / "README.md"
+    not_a_folder.write_text("# not an index\n", encoding="utf-8")
+    code = ask_main(["--docs", str(docs), "--index", str(not_a_folder), "--reader", "baseline", "who?"])
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.strip().splitlines()) == 1 and err.startswith("error: ") and "Traceback" not in err
