@@ -80,7 +80,9 @@ def emit(result: Result, as_json: bool) -> None:
 def answer_stdin(pipe: Pipeline, as_json: bool) -> int:
     """Answer each non-blank stdin line; a bad line is reported and the rest still answered."""
     status = 0
-    for raw in sys.stdin.buffer:  # bytes: one undecodable line must not end the batch
+    buffer = getattr(sys.stdin, "buffer", None)  # bytes: one undecodable line must not end the batch
+    lines = buffer if buffer is not None else (t.encode("utf-8", "surrogateescape") for t in sys.stdin)
+    for raw in lines:
         line = raw.decode("utf-8", "surrogateescape")
         if not line.strip():
             continue

@@ -2,8 +2,8 @@
 
 Layout of an index folder::
 
-    CURRENT                 name of the live build, swapped with os.replace
-    build-<id>/manifest.json  model, dimension, chunking, per-file hashes
+    CURRENT                 name of the live build and its manifest's SHA-256, swapped with os.replace
+    build-<id>/manifest.json  model, dimension, chunking, per-file hashes, checksums of the build's files
     build-<id>/chunks.jsonl   one chunk per line, in vector order, grouped by file
     build-<id>/texts.jsonl    extracted text and page starts of each .html/.pdf/.docx file
     build-<id>/vectors.faiss  the vectors
@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -36,7 +38,8 @@ from rag.lexical import KIND as LEXICAL_KIND
 from rag.lexical import Bm25, title_of
 from rag.types import Chunk, Extracted
 
-FORMAT = 2
+FORMAT = 3  # 3: checksums of every file in the manifest, the manifest's in CURRENT
+BUILD_NAME = re.compile(r"build-[0-9a-f]{12}")
 POINTER = "CURRENT"
 LOCK = ".lock"
 
@@ -114,13 +117,16 @@ class Index:
             with open(tmp / "texts.jsonl", "w", encoding="utf-8") as f:
                 for source, kept in self.texts.items():
                     f.write(json.dumps({"source": source, **asdict(kept)}, ensure_ascii=False) + "\n")
-            _write_atomic(tmp / "manifest.json", json.dumps(self.manifest, indent=1, ensure_ascii=False))
             for path in tmp.rglob("*"):
                 if path.is_file():
                     _fsync(path)
+            manifest = {**self.manifest, "checksums": checksums(tmp)}
+            manifest_text = json.dumps(manifest, indent=1, ensure_ascii=False)
+            _write_atomic(tmp / "manifest.json", manifest_text)
             build = index_dir / f"build-{uuid.uuid4().hex[:12]}"
             os.rename(tmp, build)
-            _write_atomic(index_dir / POINTER, build.name + "\n")
+            digest = hashlib.sha256(manifest_text.encode("utf-8")).hexdigest()
+            _write_atomic(index_dir / POINTER, f"{build.name} {digest}\n")
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -129,30 +135,69 @@ class Index:
 
     @classmethod
     def load(cls, index_dir: Path) -> Index:
-        """Load the live build; any missing, corrupt or inconsistent part raises IndexUnusable."""
+        """Load the live build; a missing, corrupt, altered or inconsistent part raises IndexUnusable.
+
+        ``CURRENT`` names the build and the SHA-256 of its manifest; the manifest holds the SHA-256
+        of every other file, so a garbled byte or an edited chunk anywhere is caught here."""
         pointer = index_dir / POINTER
         if not pointer.is_file():
             raise IndexUnusable(f"no index in {index_dir}")
-        build = index_dir / pointer.read_text(encoding="utf-8").strip()
         try:
-            manifest = json.loads((build / "manifest.json").read_text(encoding="utf-8"))
-            if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-                found = manifest.get("format") if isinstance(manifest, dict) else None
-                raise IndexUnusable(f"index in {index_dir} has format {found!r}, this version reads {FORMAT}")
-            with open(build / "chunks.jsonl", encoding="utf-8") as f:
-                chunks = [Chunk(**json.loads(line)) for line in f]
-            texts = _load_texts(build / "texts.jsonl")
-            files = manifest.get("files", {})
-            extracted = {s for s, st in files.items() if not is_plain(s) and not st.get("skipped")}
-            vectors = faiss.read_index(str(build / "vectors.faiss"))
-            ann.apply_search_params(vectors, manifest.get("index_params", {"index_type": ann.FLAT}))
-            lexical = Bm25.load(build / "bm25")
-        except (OSError, ValueError, TypeError, KeyError, AttributeError, RuntimeError) as exc:
+            return cls._load(index_dir, pointer)
+        except IndexUnusable:
+            raise
+        except Exception as exc:  # whatever a damaged file makes a parser raise
             raise IndexUnusable(f"index in {index_dir} is corrupt ({type(exc).__name__}: {exc})") from None
+
+    @classmethod
+    def _load(cls, index_dir: Path, pointer: Path) -> Index:
+        name, _, digest = pointer.read_text(encoding="utf-8").strip().partition(" ")
+        if not BUILD_NAME.fullmatch(name):
+            raise IndexUnusable(f"index in {index_dir} is corrupt (CURRENT names no build)")
+        build = index_dir / name
+        manifest_bytes = (build / "manifest.json").read_bytes()
+        manifest = json.loads(manifest_bytes)
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            found = manifest.get("format") if isinstance(manifest, dict) else None
+            raise IndexUnusable(f"index in {index_dir} has format {found!r}, this version reads {FORMAT}")
+        if hashlib.sha256(manifest_bytes).hexdigest() != digest or checksums(build) != manifest.get("checksums"):
+            raise IndexUnusable(f"index in {index_dir} is corrupt (a file differs from its checksum)")
+        with open(build / "chunks.jsonl", encoding="utf-8") as f:
+            chunks = [checked_chunk(json.loads(line)) for line in f]
+        texts = _load_texts(build / "texts.jsonl")
+        files = manifest["files"]
+        extracted = {s for s, st in files.items() if not is_plain(s) and not st.get("skipped")}
+        vectors = faiss.read_index(str(build / "vectors.faiss"))
+        ann.apply_search_params(vectors, manifest.get("index_params", {"index_type": ann.FLAT}))
+        lexical = Bm25.load(build / "bm25")
         sizes_agree = len(chunks) == vectors.ntotal == lexical.size == manifest.get("n_chunks")
         if not sizes_agree or vectors.d != manifest.get("dim") or not extracted <= texts.keys():
             raise IndexUnusable(f"index in {index_dir} is corrupt (its parts disagree)")
         return cls(manifest, chunks, vectors, lexical, texts)
+
+
+def checked_chunk(row: dict) -> Chunk:
+    """A stored chunk, its fields checked: a bad type or a text that does not fit its range is corrupt."""
+    chunk = Chunk(**row)
+    ints = all(type(v) is int for v in (chunk.start, chunk.end, chunk.n_tokens))
+    if not (isinstance(chunk.source, str) and isinstance(chunk.text, str) and ints):
+        raise ValueError(f"a chunk has fields of the wrong type: {str(row)[:80]}")
+    if not 0 <= chunk.start <= chunk.end or len(chunk.text) != chunk.end - chunk.start:
+        raise ValueError(f"a chunk's text does not fit its range [{chunk.start}, {chunk.end})")
+    return chunk
+
+
+def checksums(build: Path) -> dict[str, str]:
+    """SHA-256 of every file of a build but its manifest, by path relative to the build."""
+    out = {}
+    for path in sorted(build.rglob("*")):
+        if path.is_file() and path.name != "manifest.json":
+            digest = hashlib.sha256()
+            with open(path, "rb") as f:
+                while block := f.read(1 << 20):
+                    digest.update(block)
+            out[path.relative_to(build).as_posix()] = digest.hexdigest()
+    return out
 
 
 def _load_texts(path: Path) -> dict[str, Extracted]:
@@ -215,7 +260,7 @@ def build_lock(index_dir: Path, log: TextIO) -> Iterator[bool]:
             waited = True
         try:
             pointer = index_dir / POINTER
-            live = pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else ""
+            live = pointer.read_bytes().split(b" ")[0].strip().decode("ascii", "replace") if pointer.is_file() else ""
             _remove_stale_builds(index_dir, keep=live)
             yield waited
         finally:

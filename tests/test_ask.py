@@ -114,7 +114,7 @@ def test_corrupt_index_is_rebuilt_not_a_traceback(docs, tmp_path, capsys):
     index_dir = tmp_path / "ix"
     base = ["--docs", str(docs), "--index", str(index_dir), "--json", SEED_QUESTION]
     run_ask(base, capsys)
-    build = index_dir / (index_dir / "CURRENT").read_text().strip()
+    build = index_dir / (index_dir / "CURRENT").read_text().split()[0]
     (build / "vectors.faiss").write_bytes(b"\x00garbage")
     code, out, err = run_ask(base, capsys)
     assert code == 0 and "corrupt" in err and "Traceback" not in err

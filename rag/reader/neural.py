@@ -10,10 +10,8 @@ an abstention was calibrated on held-out questions with negatives (``config.json
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,27 +19,17 @@ import torch
 
 from rag.errors import RagError
 from rag.reader import model as span_model
+from rag.reader.decoding import Candidate, Decoding
 from rag.reader.windows import Window, collate, encode
 from rag.types import Answer, Passage
 
 MODEL_DIR = Path(os.environ.get("RAG_READER_DIR") or Path(__file__).resolve().parents[2] / "models" / "reader")
 FORWARD_BATCH = 64
+TOP_PER_WINDOW = 5  # candidate spans kept per window for decoding to choose from
 SCORE = "sigmoid(span logits - [CLS] no-answer logits) within a window"
 
 
-@dataclass(frozen=True)
-class Span:
-    """A candidate: passage ``context``, character range ``[start, end)`` in it, and how far its
-    logits beat its window's no-answer logits (``margin``; ``score`` is its sigmoid, in [0, 1])."""
-
-    context: int
-    start: int
-    end: int
-    margin: float
-
-    @property
-    def score(self) -> float:
-        return sigmoid(self.margin)
+Span = Candidate  # a candidate span of one passage and its margin (rag.reader.decoding)
 
 
 def window_spans(
@@ -66,10 +54,6 @@ def window_spans(
             a, b = w.offsets[flat // length], w.offsets[flat % length]
             out.append(Span(w.context, a[0], b[1], value))
     return out
-
-
-def sigmoid(margin: float) -> float:
-    return 1.0 / (1.0 + math.exp(-margin)) if margin > -700 else 0.0
 
 
 def model_device(model) -> torch.device:
@@ -115,6 +99,7 @@ class NeuralReader:
         self.stride = int(self.config.get("stride", 128))
         self.max_answer_tokens = int(self.config.get("max_answer_tokens", 30))
         self.bf16 = span_model.precision(self.config) == "bf16"
+        self.decoding = Decoding.from_settings(self.config)
         if self.config.get("score", SCORE) != SCORE:
             raise RagError(
                 f"the reader in {model_dir} was calibrated for another score ({self.config['score']}); recalibrate it: "
@@ -122,19 +107,16 @@ class NeuralReader:
             )
 
     def candidates(self, question: str, passages: Sequence[Passage], k: int = 5) -> list[Answer]:
-        """Up to ``k`` distinct document spans, best first; overlapping passages never repeat a span."""
+        """Up to ``k`` distinct document spans, best first (``decoding``); overlapping passages never
+        repeat a span."""
         windows = encode(self.tokenizer, question, [p.text for p in passages], self.max_length, self.stride)
-        seen: set[tuple[str, int, int]] = set()
+        spans = predict(self.model, windows, self.max_answer_tokens, max(k, TOP_PER_WINDOW), self.bf16)
         out = []
-        for s in predict(self.model, windows, self.max_answer_tokens, max(k, 1), self.bf16):
-            p = passages[s.context]
-            key = (p.source, p.start + s.start, p.start + s.end)
-            if key in seen:
-                continue
-            seen.add(key)
-            out.append(Answer(p.text[s.start : s.end], p.source, key[1], key[2], round(s.score, 4), p))
-            if len(out) == k:
-                break
+        for c in self.decoding.rank(question, passages, spans)[:k]:
+            p = passages[c.context]
+            out.append(
+                Answer(p.text[c.start : c.end], p.source, p.start + c.start, p.start + c.end, round(c.score, 4), p)
+            )
         return out
 
     def read(self, question: str, passages: Sequence[Passage]) -> Answer | None:
