@@ -44,7 +44,7 @@ class Skipped:
 
 def is_chrome(line: str) -> bool:
     """True for a line that is page furniture ("Back", "• Thread Author") or blank."""
-    bare = BULLET.sub("", line.strip()).strip()
+    bare = BULLET.sub("", line.strip().strip("\ufeff")).strip()
     return not bare or CHROME_LINE.fullmatch(bare) is not None
 
 
@@ -65,7 +65,7 @@ def content_spans(text: str) -> tuple[Span, ...]:
                 spans.append(Span(run_start, run_end))
                 run_start = None
             continue
-        stripped_left = len(line) - len(line.lstrip())
+        stripped_left = len(line) - len(line.lstrip().lstrip("\ufeff").lstrip())  # a BOM is no content
         if run_start is None:
             run_start = match.start() + stripped_left
         run_end = match.start() + len(line.rstrip())

@@ -42,7 +42,13 @@ def is_plain(source: str) -> bool:
 
 
 def decode(data: bytes) -> str:
-    """Decode a file's bytes as UTF-8 text, refusing binary data (NUL bytes) and other encodings."""
+    """Decode a file's bytes as UTF-8 text (or UTF-16, when it starts with a UTF-16 byte-order mark),
+    refusing binary data (NUL bytes) and other encodings."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"not valid UTF-16 (byte {exc.start})") from None
     if b"\x00" in data[:8192]:
         raise ValueError("binary file")
     try:

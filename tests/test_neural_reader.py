@@ -7,6 +7,7 @@ without depending on what the trained weights happen to predict.
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -203,23 +204,43 @@ def test_training_files_load_with_exact_answers_and_negatives_lack_them():
 @needs_weights
 def test_onnx_runtime_span_model_matches_torch(tokenizer, tmp_path):
     """The ONNX export gives torch's log-probabilities, on a padded batch of windows of different lengths."""
-    pytest.importorskip("onnxruntime")
-    from rag.reader.neural import load_model
+    import numpy as np
+
+    from rag.reader.model import load as load_torch
     from rag.reader.onnx_model import OrtSpanModel, export_onnx
     from rag.reader.windows import collate
 
-    model, _, _ = load_model()
+    model, _, _ = load_torch(MODEL_DIR)
     ort_model = OrtSpanModel(export_onnx(model, MODEL_DIR, tmp_path))
     contexts = ["CoreWeave supplies the GPUs. " * 30, "Short passage about Google Cloud."]
     batch = collate(encode(tokenizer, "Who supplies GPUs?", contexts, 128, 48))
     with torch.inference_mode():
-        expected = model(**batch)
+        expected = [t.numpy() for t in model(**{k: torch.from_numpy(v) for k, v in batch.items()})]
     got = ort_model(**batch)
     ctx = batch["context_mask"]
     for e, g in zip(expected, got):
         assert g.shape == e.shape
-        torch.testing.assert_close(g[ctx], e[ctx], atol=2e-3, rtol=1e-3)
+        np.testing.assert_allclose(g[ctx], e[ctx], atol=2e-3, rtol=1e-3)
     assert export_onnx(model, MODEL_DIR, tmp_path) == next(tmp_path.glob("reader-*.onnx"))  # cached
+
+
+@needs_weights
+def test_the_shipped_reader_runs_without_torch(tmp_path):
+    """With the ONNX export cached, answering imports neither torch nor transformers (cold start)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom rag.reader.neural import NeuralReader\nfrom rag.types import Passage\n"
+        "r = NeuralReader()\n"
+        "t = 'According to reports, OpenAI finalized an agreement with Google cloud division in May 2025.'\n"
+        "a = r.read('When did OpenAI finalize the agreement?', [Passage('d.txt', 0, len(t), t, 1.0)])\n"
+        "print(a.text, 'torch' in sys.modules, 'transformers' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)  # exports once
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout
+    assert out.split() == ["May", "2025", "False", "False"]
 
 
 def test_scores_compare_spans_with_their_own_window_no_answer():
@@ -233,7 +254,7 @@ def test_scores_compare_spans_with_their_own_window_no_answer():
         return Window([101, 7, 102, 5, 6, 102], [0, 0, 0, 1, 1, 1], offsets, context, words, words)
 
     lp = torch.log(torch.tensor([[0.45, 0, 0, 0.55, 0, 0], [0.001, 0, 0, 0.499, 0.5, 0]]) + 1e-12)
-    spans = window_spans([window(0), window(1)], lp, lp, 30, 1)
+    spans = window_spans([window(0), window(1)], lp.numpy(), lp.numpy(), 30, 1)
     best = max(spans, key=lambda s: s.margin)
     # P(span) 0.25 against 0.30 in the other window, but 250,000 times its own no-answer: it wins.
     assert (best.context, best.start, best.end) == (1, 5, 9)

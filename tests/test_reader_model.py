@@ -12,7 +12,8 @@ import torch
 from rag.ask import main as ask_main
 from rag.documents import text_of
 from rag.errors import UsageError
-from rag.reader.hf import SETTINGS, load_folder
+from rag.reader.folder import SETTINGS
+from rag.reader.hf import load_folder
 
 
 @pytest.fixture(scope="module")

@@ -245,3 +245,22 @@ def test_an_index_path_that_is_a_file_is_one_line_exit_1(docs, tmp_path, capsys)
     code = ask_main(["--docs", str(docs), "--index", str(not_a_folder), "--reader", "baseline", "who?"])
     err = capsys.readouterr().err
     assert code == 1 and len(err.strip().splitlines()) == 1 and err.startswith("error: ") and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        ("utf16.txt", "\ufeffThe harbour master of Port Elira is Tomasz Wren.\n".encode("utf-16-le")),
+        ("utf16be.md", "The harbour master of Port Elira is Tomasz Wren.\n".encode("utf-16")),
+        ("bom.txt", "\ufeffThe harbour master of Port Elira is Tomasz Wren.\n".encode("utf-8")),
+    ],
+)
+def test_utf16_is_read_and_a_bom_stays_out_of_passages(docs, tmp_path, embedder, name, data):
+    (docs / name).write_bytes(data)
+    index, report = update_index(docs, tmp_path / "index", embedder)
+    assert name not in report.skipped
+    chunks = [c for c in index.chunks if c.source == name]
+    assert chunks and all("\ufeff" not in c.text for c in chunks)
+    text = text_of(docs, name)
+    assert all(text[c.start : c.end] == c.text for c in chunks)
+    assert chunks[0].text.startswith("The harbour master")

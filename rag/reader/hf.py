@@ -3,9 +3,7 @@
 The shipped reader is saved as such a folder (``config.json``, ``model.safetensors``, tokenizer
 files), so ``transformers.pipeline("question-answering", model=DIR)`` loads it, and any local
 checkpoint of that kind (BERT, RoBERTa, DeBERTa, ...) can be read with ``--reader-model DIR``.
-``rag_reader.json`` beside it holds what our reader adds: the calibrated abstention threshold and
-the window sizes. A folder without it gets the defaults below (threshold 0.5: abstain unless the
-best span beats the model's own no-answer slot).
+``rag_reader.json`` beside it holds what our reader adds (``rag.reader.folder``).
 
 ``QAModel`` wraps the Hugging Face model so the reader sees what ``SpanModel`` gives it: start
 and end log-probabilities over [CLS] (the no-answer slot) and the passage tokens. The span margin
@@ -23,10 +21,7 @@ from torch import nn
 
 from rag.config import set_offline_env
 from rag.errors import UsageError
-
-SETTINGS = "rag_reader.json"
-DEFAULT_SETTINGS = {"threshold": 0.5, "max_length": 256, "stride": 96, "max_answer_tokens": 30, "precision": "fp32"}
-TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spm.model", "sentencepiece.bpe.model")
+from rag.reader.folder import SETTINGS, check_folder, read_settings
 
 
 class QAModel(nn.Module):
@@ -53,23 +48,6 @@ class QAModel(nn.Module):
         return start.log_softmax(-1), end.log_softmax(-1)
 
 
-def check_folder(model_dir: Path) -> dict:
-    """The folder's ``config.json``; UsageError when it is missing, not a QA model, or has no tokenizer."""
-    if not model_dir.is_dir():
-        raise UsageError(f"reader model folder not found: {model_dir}")
-    try:
-        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{model_dir} is not a Hugging Face model folder (config.json: {exc})") from None
-    archs = config.get("architectures") or []
-    if not any(str(a).endswith("ForQuestionAnswering") for a in archs):
-        found = ", ".join(map(str, archs)) or "no architecture"
-        raise UsageError(f"{model_dir} is not an extractive question-answering model (config.json names {found})")
-    if not any((model_dir / name).is_file() for name in TOKENIZER_FILES):
-        raise UsageError(f"{model_dir} has no tokenizer files ({', '.join(TOKENIZER_FILES[:2])}, ...)")
-    return config
-
-
 def load_folder(model_dir: Path) -> tuple[QAModel, dict, object]:
     """(model in eval mode, reader settings, fast tokenizer) from a QA model folder."""
     check_folder(model_dir)
@@ -88,9 +66,7 @@ def load_folder(model_dir: Path) -> tuple[QAModel, dict, object]:
         transformers.logging.set_verbosity(verbosity)
     if not getattr(tokenizer, "is_fast", False):
         raise UsageError(f"{model_dir} has no fast tokenizer (tokenizer.json); character offsets need one")
-    settings = dict(DEFAULT_SETTINGS)
-    if (model_dir / SETTINGS).is_file():
-        settings.update(json.loads((model_dir / SETTINGS).read_text(encoding="utf-8")))
+    settings = read_settings(model_dir)
     token_types = "token_type_ids" in tokenizer.model_input_names
     return QAModel(model.eval(), token_types).eval(), settings, tokenizer
 

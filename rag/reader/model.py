@@ -54,7 +54,9 @@ class SpanModel(nn.Module):
         transformers.logging.set_verbosity_error()  # the base checkpoint's unused pooler is expected
         transformers.logging.disable_progress_bar()
         try:
-            self.encoder = transformers.AutoModel.from_pretrained(str(base_model_path()), add_pooling_layer=False)
+            self.encoder = transformers.AutoModel.from_pretrained(
+                str(base_model_path()), add_pooling_layer=False, dtype=torch.float32
+            )
         finally:
             transformers.logging.set_verbosity(verbosity)
         self.qa = nn.Linear(self.encoder.config.hidden_size, 2)

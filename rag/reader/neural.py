@@ -10,22 +10,24 @@ an abstention was calibrated on held-out questions with negatives (``config.json
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-import torch
+import numpy as np
 
 from rag.errors import RagError
-from rag.reader import model as span_model
 from rag.reader.decoding import Candidate, Decoding
+from rag.reader.folder import read_settings
 from rag.reader.windows import Window, collate, encode
 from rag.types import Answer, Passage
 
 MODEL_DIR = Path(os.environ.get("RAG_READER_DIR") or Path(__file__).resolve().parents[2] / "models" / "reader")
 FORWARD_BATCH = 64
 TOP_PER_WINDOW = 5  # candidate spans kept per window for decoding to choose from
+log = logging.getLogger(__name__)
 SCORE = "sigmoid(span logits - [CLS] no-answer logits) within a window"
 
 
@@ -33,55 +35,79 @@ Span = Candidate  # a candidate span of one passage and its margin (rag.reader.d
 
 
 def window_spans(
-    windows: Sequence[Window], start_lp: torch.Tensor, end_lp: torch.Tensor, max_answer_tokens: int, top_n: int
+    windows: Sequence[Window], start_lp: np.ndarray, end_lp: np.ndarray, max_answer_tokens: int, top_n: int
 ) -> list[Span]:
     """The ``top_n`` best legal spans per window: whole words of the passage, end >= start, bounded length."""
     length = start_lp.shape[1]
     no_answer = start_lp[:, 0] + end_lp[:, 0]
     scores = start_lp[:, :, None] + end_lp[:, None, :] - no_answer[:, None, None]
-    pos = torch.arange(length)
+    pos = np.arange(length)
     legal = (pos[None, :] >= pos[:, None]) & (pos[None, :] - pos[:, None] < max_answer_tokens)
     out = []
     for i, w in enumerate(windows):
-        starts = torch.zeros(length, dtype=torch.bool)
-        ends = torch.zeros(length, dtype=torch.bool)
-        starts[: len(w)] = torch.tensor(w.word_start)
-        ends[: len(w)] = torch.tensor(w.word_end)
+        starts = np.zeros(length, dtype=bool)
+        ends = np.zeros(length, dtype=bool)
+        starts[: len(w)] = w.word_start
+        ends[: len(w)] = w.word_end
         ok = legal & starts[:, None] & ends[None, :]
-        s = scores[i].masked_fill(~ok, float("-inf")).flatten()
-        top = torch.topk(s, min(top_n, int(ok.sum())))
-        for value, flat in zip(top.values.tolist(), top.indices.tolist()):
+        k = min(top_n, int(ok.sum()))
+        if k == 0:
+            continue
+        s = np.where(ok, scores[i], -np.inf).ravel()
+        top = np.argpartition(-s, k - 1)[:k]
+        for flat in top[np.argsort(-s[top], kind="stable")]:
             a, b = w.offsets[flat // length], w.offsets[flat % length]
-            out.append(Span(w.context, a[0], b[1], value))
+            out.append(Span(w.context, a[0], b[1], float(s[flat])))
     return out
 
 
-def model_device(model) -> torch.device:
-    """Where ``model`` runs: its parameters' device (CPU for a parameter-free or ONNX Runtime model)."""
+def forward(model, batch: dict[str, np.ndarray], bf16: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end log-probabilities of a collated batch, from an ONNX Runtime or a torch model."""
+    if getattr(model, "runs_numpy", False):
+        return model(**batch)
+    import torch
+
     params = getattr(model, "parameters", None)
     first = next(params(), None) if params else None
-    return first.device if first is not None else torch.device("cpu")
+    device = first.device if first is not None else torch.device("cpu")
+    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        start, end = model(**{k: torch.from_numpy(v).to(device) for k, v in batch.items()})
+    return start.float().cpu().numpy(), end.float().cpu().numpy()
 
 
-@torch.inference_mode()
 def predict(
-    model: torch.nn.Module, windows: Sequence[Window], max_answer_tokens: int = 30, top_n: int = 5, bf16: bool = False
+    model, windows: Sequence[Window], max_answer_tokens: int = 30, top_n: int = 5, bf16: bool = False
 ) -> list[Span]:
-    """Candidate spans over all windows, best first (duplicates included); ``bf16`` autocasts the encoder."""
+    """Candidate spans over all windows, best first (duplicates included); ``bf16`` autocasts a torch encoder."""
     spans: list[Span] = []
-    device = model_device(model)
     for i in range(0, len(windows), FORWARD_BATCH):
         chunk = windows[i : i + FORWARD_BATCH]
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            start_lp, end_lp = model(**{k: v.to(device) for k, v in collate(chunk).items()})
-        spans += window_spans(chunk, start_lp.cpu(), end_lp.cpu(), max_answer_tokens, top_n)
+        start_lp, end_lp = forward(model, collate(chunk), bf16)
+        spans += window_spans(chunk, start_lp, end_lp, max_answer_tokens, top_n)
     return sorted(spans, key=lambda s: -s.margin)
 
 
 @lru_cache(maxsize=2)
-def load_model(model_dir: str = str(MODEL_DIR)) -> tuple[torch.nn.Module, dict, object]:
-    """Model, settings and tokenizer of a QA model folder, loaded once per process."""
-    return span_model.load(Path(model_dir))
+def load_model(model_dir: str = str(MODEL_DIR)) -> tuple[object, dict, object]:
+    """Model, settings and tokenizer of a QA model folder, loaded once per process.
+
+    A folder whose settings name the ``onnx`` runtime (the shipped reader) runs in ONNX Runtime, with
+    no torch or transformers import (``RAG_READER_BACKEND=torch`` runs it in torch instead)."""
+    path = Path(model_dir)
+    settings = read_settings(path) if path.is_dir() else {}
+    backend = os.environ.get("RAG_READER_BACKEND", "auto")
+    if settings.get("runtime") == "onnx" and backend != "torch":
+        from rag.reader.onnx_model import load_onnx
+
+        try:
+            return load_onnx(path, settings)
+        except Exception as exc:  # an ONNX Runtime that cannot run here: torch still can
+            if backend == "onnx":
+                raise
+            log.warning("ONNX Runtime cannot run the reader (%s); using torch", exc)
+    from rag.reader import model as span_model
+
+    return span_model.load(path)
 
 
 class NeuralReader:
@@ -98,7 +124,7 @@ class NeuralReader:
         self.max_length = int(self.config.get("max_length", 256))
         self.stride = int(self.config.get("stride", 128))
         self.max_answer_tokens = int(self.config.get("max_answer_tokens", 30))
-        self.bf16 = span_model.precision(self.config) == "bf16"
+        self.bf16 = not getattr(self.model, "runs_numpy", False) and torch_precision(self.config) == "bf16"
         self.decoding = Decoding.from_settings(self.config)
         if self.config.get("score", SCORE) != SCORE:
             raise RagError(
@@ -122,3 +148,9 @@ class NeuralReader:
     def read(self, question: str, passages: Sequence[Passage]) -> Answer | None:
         best = self.candidates(question, passages, k=1)
         return best[0] if best else None
+
+
+def torch_precision(settings: dict) -> str:
+    from rag.reader.model import precision
+
+    return precision(settings)

@@ -1,10 +1,11 @@
-"""The span model run by ONNX Runtime instead of torch: same inputs, same log-probabilities.
+"""The reader's network run by ONNX Runtime: no torch or transformers at question time.
 
-``OrtSpanModel`` is a drop-in for ``SpanModel`` at inference (``NeuralReader`` calls it with the
-tensors of ``windows.collate`` and gets back start and end log-probabilities). The graph is
-exported once from the shipped weights and cached under a hash of ``weights.safetensors``, so a
-new model never runs a stale export. bench/ask_bench.py measures it against torch fp32, bf16 and
-dynamic int8.
+``OrtSpanModel`` takes the arrays of ``windows.collate`` and gives back start and end
+log-probabilities, like ``SpanModel`` or ``hf.QAModel``. The graph is exported once from the
+folder's weights (with torch, the only time torch is needed) and cached under a hash of them in
+``$RAG_CACHE`` or ``~/.cache/rag-extractive``, so a new model never runs a stale export. Cold
+``rag.ask`` skips importing torch and transformers this way (bench/RESULTS.md, cold start);
+bench/ask_bench.py compares its speed and answers with torch fp32, bf16 and int8.
 """
 
 from __future__ import annotations
@@ -13,20 +14,30 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from rag.fast_embedding import default_cache_dir, write_onnx
-from rag.reader.model import WEIGHTS
+from rag.reader.folder import check_folder
 
 INPUTS = ("input_ids", "token_type_ids", "attention_mask", "context_mask")
+WEIGHT_FILES = ("model.safetensors", "weights.safetensors")
 
 
-def export_onnx(model: torch.nn.Module, model_dir: Path, cache_dir: Path | None = None) -> Path:
-    """The ONNX file of ``model`` (loaded from ``model_dir``), exported on first use."""
-    weights = model_dir / WEIGHTS if (model_dir / WEIGHTS).is_file() else model_dir / "model.safetensors"
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
-    cache_dir = cache_dir or default_cache_dir()
-    path = cache_dir / f"reader-{digest}.onnx"
+def weights_digest(model_dir: Path) -> str:
+    weights = next((model_dir / n for n in WEIGHT_FILES if (model_dir / n).is_file()), None)
+    if weights is None:
+        raise FileNotFoundError(f"no weights in {model_dir}")
+    digest = hashlib.sha256()
+    with open(weights, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def export_onnx(model, model_dir: Path, cache_dir: Path | None = None) -> Path:
+    """The ONNX file of ``model`` (a torch model loaded from ``model_dir``), exported on first use."""
+    import torch
+
+    path = (cache_dir or default_cache_dir()) / f"reader-{weights_digest(model_dir)}.onnx"
     if path.is_file():
         return path
     length = 12
@@ -38,12 +49,14 @@ def export_onnx(model: torch.nn.Module, model_dir: Path, cache_dir: Path | None 
     )
     example[2][1, length // 2 :] = 0  # a padded row, so the attention mask stays in the traced graph
     axes = {n: {0: "batch", 1: "tokens"} for n in (*INPUTS, "start", "end")}
-    write_onnx(model.eval(), example, path, INPUTS, ("start", "end"), axes)
+    write_onnx(model.float().eval(), example, path, INPUTS, ("start", "end"), axes)
     return path
 
 
 class OrtSpanModel:
-    """Calls an exported span model like ``SpanModel.forward``; returns torch tensors."""
+    """Calls an exported span model like ``SpanModel.forward``, on and to NumPy arrays."""
+
+    runs_numpy = True
 
     def __init__(self, path: Path, threads: int = 0) -> None:
         import onnxruntime as ort
@@ -53,8 +66,22 @@ class OrtSpanModel:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.inputs = [i.name for i in self.session.get_inputs()]  # a graph may drop unused token types
 
-    def __call__(self, **inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        feed = {name: inputs[name].numpy() for name in INPUTS}
-        start, end = self.session.run(None, feed)
-        return torch.from_numpy(np.asarray(start)), torch.from_numpy(np.asarray(end))
+    def __call__(self, **inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        start, end = self.session.run(None, {name: inputs[name] for name in self.inputs})
+        return np.asarray(start, dtype=np.float32), np.asarray(end, dtype=np.float32)
+
+
+def load_onnx(model_dir: Path, settings: dict, cache_dir: Path | None = None) -> tuple[OrtSpanModel, dict, object]:
+    """(ONNX Runtime model, settings, ``tokenizers.Tokenizer``) of a QA folder; exports it on first use."""
+    from tokenizers import Tokenizer
+
+    check_folder(model_dir)
+    path = (cache_dir or default_cache_dir()) / f"reader-{weights_digest(model_dir)}.onnx"
+    if not path.is_file():
+        from rag.reader import model as span_model
+
+        model, _, _ = span_model.load(model_dir)
+        export_onnx(model, model_dir, cache_dir)
+    return OrtSpanModel(path), settings, Tokenizer.from_file(str(model_dir / "tokenizer.json"))

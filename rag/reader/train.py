@@ -71,7 +71,9 @@ class TrainConfig:
     cross_negative_ratio: float = 0.0  # negatives per question from another file (off-topic documents)
     negative_windows: int = 1  # answer-free windows kept per long context
     freeze_embeddings: bool = True
-    precision: str = "bf16"  # inference (and calibration): fp32, bf16 (autocast, ~2.5x faster) or int8 (~3x, less F1)
+    # inference and calibration: fp32 (what ONNX Runtime runs, the shipped runtime), bf16 or int8 (torch)
+    precision: str = "fp32"
+    runtime: str = "onnx"  # what rag_reader.json tells the reader to run: onnx (no torch at question time) or torch
     freeze_layers: int = 0  # lowest encoder layers kept as in the base model (faster, smaller export)
     bf16: bool = False
     device: str = "cpu"  # or "cuda" (then bf16 autocast on the GPU when --bf16)
@@ -138,7 +140,7 @@ def batches(feats: list[tuple], cfg: TrainConfig, seed: int) -> list[list[tuple]
 def train_step(model, batch: list[tuple], optimizer, scheduler, params: list, bf16: bool, pad_id: int) -> float:
     """One optimisation step on (window, start, end) triples; returns the loss."""
     device = next(model.parameters()).device
-    inputs = {k: v.to(device) for k, v in collate([f[0] for f in batch], pad_id).items()}
+    inputs = {k: torch.from_numpy(v).to(device) for k, v in collate([f[0] for f in batch], pad_id).items()}
     starts = torch.tensor([f[1] for f in batch], device=device)
     ends = torch.tensor([f[2] for f in batch], device=device)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -290,6 +292,7 @@ def train(cfg: TrainConfig) -> dict:
         "max_answer_tokens": cfg.max_answer_tokens,
         "threshold": metrics["threshold"],
         "precision": cfg.precision,
+        "runtime": cfg.runtime,
         "score": SCORE,
     }
     out = Path(cfg.output_dir)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import torch
+import numpy as np
+from tokenizers import Tokenizer
 
 MAX_QUESTION_TOKENS = 64
 
@@ -49,10 +50,17 @@ class Window:
         return (start, end) if end >= start else None
 
 
+def backend(tokenizer) -> Tokenizer:
+    """The ``tokenizers.Tokenizer`` behind a transformers fast tokenizer (or the tokenizer itself)."""
+    return getattr(tokenizer, "backend_tokenizer", tokenizer)
+
+
 def clip_question(tokenizer, question: str, max_tokens: int = MAX_QUESTION_TOKENS) -> str:
     """The question cut to ``max_tokens`` word pieces, so the passage always has room."""
-    enc = tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
-    offsets = enc["offset_mapping"]
+    tok = backend(tokenizer)
+    tok.no_truncation()
+    tok.no_padding()
+    offsets = tok.encode(question, add_special_tokens=False).offsets
     return question if len(offsets) <= max_tokens else question[: offsets[max_tokens - 1][1]]
 
 
@@ -64,7 +72,10 @@ def encode(tokenizer, question: str, contexts: Sequence[str], max_length: int, s
 def encode_pairs(
     tokenizer, questions: Sequence[str], contexts: Sequence[str], max_length: int, stride: int
 ) -> list[Window]:
-    """Windows of each (question, context) pair; ``Window.context`` is the pair's index."""
+    """Windows of each (question, context) pair; ``Window.context`` is the pair's index.
+
+    Calls the Rust tokenizer the way transformers does for ``truncation="only_second"`` with
+    overflowing tokens (each encoding, then its overflow), without importing transformers."""
     if not contexts:
         return []
     # Windows must advance by at least max(8, stride / 2) passage tokens: cut the question to fit.
@@ -72,46 +83,41 @@ def encode_pairs(
     if room < 1:
         raise ValueError(f"max_length {max_length} leaves no room for a question with stride {stride}")
     clipped = {q: clip_question(tokenizer, q, room) for q in set(questions)}
-    qs = [clipped[q] for q in questions]
-    enc = tokenizer(
-        qs,
-        list(contexts),
-        truncation="only_second",
-        max_length=max_length,
-        stride=stride,
-        return_overflowing_tokens=True,
-        return_offsets_mapping=True,
-        return_token_type_ids=True,
-    )
+    tok = backend(tokenizer)
+    tok.no_padding()
+    tok.enable_truncation(max_length, stride=stride, strategy="only_second")
+    encodings = tok.encode_batch([(clipped[q], c) for q, c in zip(questions, contexts)])
     windows = []
-    for i, ids in enumerate(enc["input_ids"]):
-        seq = enc.sequence_ids(i)
-        offsets = [tuple(o) if s == 1 else None for o, s in zip(enc["offset_mapping"][i], seq)]
-        if any(o is not None for o in offsets):
-            word = [w if s == 1 else None for w, s in zip(enc.word_ids(i), seq)]
+    for sample, first in enumerate(encodings):
+        for enc in (first, *first.overflowing):
+            seq = enc.sequence_ids
+            offsets = [tuple(o) if s == 1 else None for o, s in zip(enc.offsets, seq)]
+            if not any(o is not None for o in offsets):
+                continue
+            word = [w if s == 1 else None for w, s in zip(enc.word_ids, seq)]
             before, after = [None] + word[:-1], word[1:] + [None]
             starts = tuple(w is not None and w != b for w, b in zip(word, before))
             ends = tuple(w is not None and w != a for w, a in zip(word, after))
-            sample = enc["overflow_to_sample_mapping"][i]
-            windows.append(Window(ids, enc["token_type_ids"][i], offsets, sample, starts, ends))
+            windows.append(Window(enc.ids, enc.type_ids, offsets, sample, starts, ends))
     return windows
 
 
-def collate(windows: Sequence[Window], pad_id: int = 0) -> dict[str, torch.Tensor]:
+def collate(windows: Sequence[Window], pad_id: int = 0) -> dict[str, np.ndarray]:
     """Pad to the longest window of the batch (dynamic padding) and build the context mask.
 
     ``context_mask`` is True for passage tokens and for [CLS] (position 0, the no-answer slot).
+    NumPy arrays, so ONNX Runtime needs no torch; ``torch.from_numpy`` shares them for torch models.
     """
     n, length = len(windows), max(len(w) for w in windows)
-    ids = torch.full((n, length), pad_id, dtype=torch.long)
-    types = torch.zeros((n, length), dtype=torch.long)
-    attn = torch.zeros((n, length), dtype=torch.long)
-    ctx = torch.zeros((n, length), dtype=torch.bool)
+    ids = np.full((n, length), pad_id, dtype=np.int64)
+    types = np.zeros((n, length), dtype=np.int64)
+    attn = np.zeros((n, length), dtype=np.int64)
+    ctx = np.zeros((n, length), dtype=bool)
     for i, w in enumerate(windows):
         k = len(w)
-        ids[i, :k] = torch.tensor(w.input_ids)
-        types[i, :k] = torch.tensor(w.token_type_ids)
+        ids[i, :k] = w.input_ids
+        types[i, :k] = w.token_type_ids
         attn[i, :k] = 1
-        ctx[i, :k] = torch.tensor([o is not None for o in w.offsets])
+        ctx[i, :k] = [o is not None for o in w.offsets]
         ctx[i, 0] = True
     return {"input_ids": ids, "token_type_ids": types, "attention_mask": attn, "context_mask": ctx}
