@@ -42,6 +42,16 @@ class Skipped:
     reason: str
 
 
+def skip_warning(source: str, reason: str) -> str:
+    """The one-line warning for a skipped file: control characters (a newline in a file name, in a
+    parser's message) are shown escaped, never as line breaks."""
+
+    def shown(text: str) -> str:
+        return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+    return f"warning: skipped {shown(source)}: {shown(reason)}"
+
+
 def is_chrome(line: str) -> bool:
     """True for a line that is page furniture ("Back", "• Thread Author") or blank."""
     bare = BULLET.sub("", line.strip().strip("\ufeff")).strip()
@@ -151,14 +161,14 @@ def load_documents(docs_dir: Path, warn: bool = True) -> tuple[list[Document], l
     found, skipped = scan(docs_dir)
     if warn:
         for s in skipped:
-            print(f"warning: skipped {s.source}: {s.reason}", file=sys.stderr)
+            print(skip_warning(s.source, s.reason), file=sys.stderr)
     for source, path in found:
         try:
             docs.append(read_document(path, source))
         except (ValueError, OSError) as exc:
             skipped.append(Skipped(source, str(exc)))
             if warn:
-                print(f"warning: skipped {source}: {exc}", file=sys.stderr)
+                print(skip_warning(source, str(exc)), file=sys.stderr)
     return docs, skipped
 
 

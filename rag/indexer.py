@@ -18,7 +18,7 @@ import numpy as np
 
 from rag.chunking import ChunkConfig, chunk_document
 from rag.config import TOKENIZER
-from rag.documents import check_docs_dir, doc_paths, document_from_bytes, scan
+from rag.documents import check_docs_dir, doc_paths, document_from_bytes, scan, skip_warning
 from rag.embedding import Encoder
 from rag.errors import IndexUnusable
 from rag.formats import is_plain
@@ -177,7 +177,7 @@ def _update_index(
     found, refused = scan(docs_dir)
     for skip in refused:
         report.skipped[skip.source] = skip.reason
-        print(f"warning: skipped {skip.source}: {skip.reason}", file=log)
+        print(skip_warning(skip.source, skip.reason), file=log)
     for source, path in found:
         state = states.get(source)
         unchanged, data = _is_unchanged(path, state)
@@ -201,7 +201,7 @@ def _update_index(
             doc = document_from_bytes(source, data, entry.sha256)
         except ValueError as exc:
             entry.skipped = report.skipped[source] = str(exc)
-            print(f"warning: skipped {source}: {exc}", file=log)
+            print(skip_warning(source, str(exc)), file=log)
             files[source] = vars(entry)
             continue
         if not is_plain(source):
