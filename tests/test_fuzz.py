@@ -58,7 +58,7 @@ NAMES = st.binary(min_size=1, max_size=24).filter(lambda b: b"/" not in b and b"
 
 @FUZZ
 @given(
-    name=names, suffix=st.sampled_from([b".txt", b".md", b".html", b".pdf", b".docx"]), data=st.binary(max_size=3000)
+    name=NAMES, suffix=st.sampled_from([b".txt", b".md", b".html", b".pdf", b".docx"]), data=st.binary(max_size=3000)
 )
 def test_any_file_is_indexed_or_skipped_with_a_warning(tmp_path_factory, capsys, name, suffix, data):
     root = tmp_path_factory.mktemp("files")
