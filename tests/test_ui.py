@@ -192,31 +192,40 @@ class FakePipeline:
 
     def __init__(self, docs_dir: Path) -> None:
         self.docs_dir, self.reader = docs_dir, FakeReader()
-        self.inside = self.most_inside = self.refreshes = 0
+        self.inside = {"asks": 0, "refreshes": 0}
+        self.most_inside_asks = self.most_inside_refreshes = self.refreshes = 0
         self.count_lock = threading.Lock()
+        self.refreshing = threading.Event()
+        self.hold_refresh: threading.Event | None = None
 
-    def _enter(self) -> None:
+    def _enter(self, kind: str) -> None:
         with self.count_lock:
-            self.inside += 1
-            self.most_inside = max(self.most_inside, self.inside)
+            self.inside[kind] += 1
+            if kind == "asks":
+                self.most_inside_asks = max(self.most_inside_asks, self.inside[kind])
+            else:
+                self.most_inside_refreshes = max(self.most_inside_refreshes, self.inside[kind])
         time.sleep(0.01)
         with self.count_lock:
-            self.inside -= 1
+            self.inside[kind] -= 1
 
     def ask(self, question: str, top_k: int | None = None, threshold=None, reader=None) -> Result:
         if not question.strip():
             raise UsageError("the question is empty")
-        self._enter()
+        self._enter("asks")
         used = (reader or self.reader).threshold if threshold is None else threshold
         seen = Answer(question, "x.txt", 0, 1, used)
         return Result(question, seen, (PASSAGE,) * (top_k or 1))
 
     def refresh(self):
-        self._enter()
+        self.refreshing.set()
+        if self.hold_refresh is not None:
+            self.hold_refresh.wait(5)
+        self._enter("refreshes")
         self.refreshes += 1
 
 
-def test_asks_and_uploads_never_overlap_and_keep_their_own_settings(tmp_path: Path):
+def test_asks_never_overlap_and_keep_their_own_settings(tmp_path: Path):
     pipe = FakePipeline(tmp_path)
     assistant = Assistant(pipe)  # type: ignore[arg-type]
     upload = tmp_path / "in" / "new.txt"
@@ -236,10 +245,26 @@ def test_asks_and_uploads_never_overlap_and_keep_their_own_settings(tmp_path: Pa
     for t in threads:
         t.join()
     assert errors == []
-    assert pipe.most_inside == 1
+    assert pipe.most_inside_asks == 1 and pipe.most_inside_refreshes == 1
     assert pipe.refreshes == 3
     assert sorted(p.name for p in tmp_path.glob("*.txt")) == ["new-1.txt", "new-2.txt", "new.txt"]
     assert pipe.reader.threshold == 0.3  # per-ask settings never change the shared default
+
+
+def test_questions_are_answered_while_an_upload_is_being_indexed(tmp_path: Path):
+    pipe = FakePipeline(tmp_path)
+    pipe.hold_refresh = threading.Event()
+    assistant = Assistant(pipe)  # type: ignore[arg-type]
+    upload = tmp_path / "new.txt"
+    upload.write_text("some text")
+    adding = threading.Thread(target=assistant.add_document, args=(upload,))
+    adding.start()
+    assert pipe.refreshing.wait(5)
+    assert assistant.ask("q", top_k=1).answer.text == "q"  # not blocked by the indexing
+    assert adding.is_alive()
+    pipe.hold_refresh.set()
+    adding.join(5)
+    assert pipe.refreshes == 1
 
 
 def test_each_ask_uses_its_own_reader_and_threshold(tmp_path: Path):

@@ -68,7 +68,7 @@ def app(tmp_path_factory) -> Iterator[tuple[str, Path]]:
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     log = work / "app.log"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "GRADIO_TEMP_DIR": str(work / "uploads")}
     cmd = [sys.executable, "-m", "ui.app", "--docs", "seeds", "--index", "index", "--port", str(port)]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -295,3 +295,17 @@ def test_api_cannot_copy_a_server_file_into_the_docs(app, tmp_path):
     assert sorted(p.name for p in docs.iterdir()) == before
     assert secret.is_file(), "a server file outside the upload folder must never be deleted"
     assert not any("4711" in p.read_text(errors="replace") for p in docs.iterdir() if p.is_file())
+
+
+def test_uploaded_copies_are_deleted_and_one_size_limit_holds(page, app):
+    from playwright.sync_api import expect
+
+    uploads = app[1].parent / "uploads"
+    upload(page, "kiwi.txt", b"Kiwis are brown and fuzzy.\n", "Added kiwi.txt")
+    assert not [p for p in uploads.rglob("*") if p.is_file() and p.name == "kiwi.txt"]
+    before = sorted(p.name for p in app[1].iterdir())
+    page.locator("#upload input[type=file]").set_input_files(
+        files=[{"name": "big.txt", "mimeType": "text/plain", "buffer": b"a" * (5 * 2**20 + 1)}]
+    )
+    expect(page.get_by_text("exceed the maximum allowed size of 5.0 Mb")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    assert sorted(p.name for p in app[1].iterdir()) == before

@@ -248,7 +248,7 @@ def _main(argv: list[str] | None) -> int:
             server_port=args.port,
             share=False,
             show_error=True,
-            max_file_size=4 * MAX_UPLOAD_BYTES,  # larger files are refused by Gradio; up to this, by us
+            max_file_size=MAX_UPLOAD_BYTES,  # one limit: Gradio refuses larger files before they arrive
             css=CSS,
             footer_links=["settings"],
         )

@@ -162,7 +162,8 @@ def load_readers(pipe: Pipeline, names: Sequence[str] = READERS) -> tuple[dict[s
 
 
 class Assistant:
-    """The one shared Pipeline, behind a lock so that adding a document never races with a question.
+    """The one shared Pipeline: questions one at a time, uploads one at a time, and an upload's
+    indexing never holds up a question (it is answered from the current index until the new one is in).
 
     The reader and threshold are chosen per question (each browser session has its own settings),
     from readers loaded once, up front.
@@ -173,7 +174,8 @@ class Assistant:
     ) -> None:
         """``uploads_dir``: where uploads must come from (the server's upload folder); None for library use."""
         self.pipe = pipe
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # one question at a time through the shared models
+        self.index_lock = threading.Lock()  # one upload at a time; the new index is switched in when built
         self.readers = readers or {pipe.reader.name: pipe.reader}
         self.uploads_dir = uploads_dir
 
@@ -200,7 +202,7 @@ class Assistant:
         check_size(upload.stat().st_size)  # before reading a huge file into memory
         data = upload.read_bytes()
         check_upload(data, target)
-        with self.lock:
+        with self.index_lock:  # not the ask lock: questions go on, from the current index, meanwhile
             path = save_new(self.docs_dir, target, data)
             try:
                 report = self.pipe.refresh()
