@@ -10,8 +10,20 @@ LICENSES = {
     "qed_train.json": "CC BY-SA 3.0 — QED (google-research-datasets/QED), Natural Questions Wikipedia",
     "qed_dev.json": "CC BY-SA 3.0 — QED dev, Natural Questions Wikipedia",
     "covid_qa.json": "Apache-2.0 — deepset COVID-QA, biomedical papers",
+    "qamr_dev.json": "MIT — QAMR (Michael et al., NAACL 2018), Wikipedia and Wikinews sentences",
+    "qamr_test.json": "MIT — QAMR (Michael et al., NAACL 2018), Wikipedia and Wikinews sentences",
+    "tydiqa_en_train.json": "Apache-2.0 — TyDi QA GoldP English (Clark et al., TACL 2020), Wikipedia",
+    "tydiqa_en_dev.json": "Apache-2.0 — TyDi QA GoldP English dev, Wikipedia",
+    "fairytaleqa_train.json": "Apache-2.0 — FairytaleQA (Xu et al., ACL 2022), fairy tales",
+    "fairytaleqa_val.json": "Apache-2.0 — FairytaleQA validation, fairy tales",
+    "fairytaleqa_test.json": "Apache-2.0 — FairytaleQA test, fairy tales",
 }
 
+
+RUNTIME = {
+    "onnx": "ONNX Runtime in float32 (exported once from these weights and cached; no torch or transformers "
+    "import at question time)",
+}
 
 PRECISION = {
     "bf16": "bfloat16 autocast where the CPU supports it natively (about 2.5x faster than float32; float32 "
@@ -41,6 +53,18 @@ def write_card(s: dict, path: Path) -> None:
         if c.get("deleted_negative_ratio")
         else ""
     )
+    cross = (
+        f", and for {c['cross_negative_ratio']:.0%} the most question-like of a few paragraphs of other files"
+        if c.get("cross_negative_ratio")
+        else ""
+    )
+    joined = (
+        f" QAMR's one-sentence passages ({', '.join(c['join_files'])}) were joined, {c['join_sentences']} "
+        "consecutive sentences of an article to a passage, so the reader must find the sentence too."
+        if c.get("join_files") and c.get("join_sentences", 1) > 1
+        else ""
+    )
+    caps = f" Questions sampled per file: {', '.join(c['file_caps'])}." if c.get("file_caps") else ""
     near_rates = (
         f" (near misses, own paragraph minus the answer sentence: {h['near_miss_abstention_rate']:.1%} abstained; "
         f"other paragraphs: {h['other_paragraph_abstention_rate']:.1%})"
@@ -59,14 +83,18 @@ An extractive reader for `rag` (`--reader neural`): the encoder of **all-MiniLM-
 No-answer is SQuAD 2.0 style: [CLS] is a legal start and end, and a span's score is
 `sigmoid(span logits - [CLS] logits)` within its window: the probability that the window holds this
 span rather than no answer, comparable across windows and passages. The reader abstains when the
-best span scores below the calibrated threshold **{h["threshold"]}** (in `config.json`).
+best span scores below the calibrated threshold **{h["threshold"]}** (in `rag_reader.json`).
 
-`weights.safetensors` holds only the float16 tensors that differ from the bundled base model
-({s["weights_bytes"] / 1e6:.1f} MB); `rag/reader/model.py` lays them over the base model at load time and
-runs them in {PRECISION.get(c.get("precision"), "float32")}; the threshold and the numbers below were
-measured that way. Spans start and end on word boundaries, span at most {c["max_answer_tokens"]} word
-pieces; passages longer than one {c["infer_max_length"]}-token window are read in windows
-overlapping by {c["infer_stride"]} tokens.
+The folder is a standard Hugging Face `BertForQuestionAnswering` checkpoint (`config.json`,
+`model.safetensors` in float16, {s["weights_bytes"] / 1e6:.1f} MB, and the tokenizer), so
+`AutoModelForQuestionAnswering.from_pretrained` and `AutoTokenizer.from_pretrained` load it as they
+are (the pinned transformers 5 no longer has the `question-answering` pipeline; transformers 4's
+loads it). `rag_reader.json` holds what `rag` adds: the threshold, window sizes, decoding options and
+the runtime. `rag` runs it with {RUNTIME.get(c.get("runtime", ""), PRECISION.get(c.get("precision"), "float32"))};
+the threshold and the numbers below were measured in {c.get("precision", "fp32")}. Spans start and end on
+word boundaries and never cut a grapheme cluster, span at most {c["max_answer_tokens"]} word pieces;
+passages longer than one {c["infer_max_length"]}-token window are read in windows overlapping by
+{c["infer_stride"]} tokens.
 
 ## Training data
 
@@ -79,9 +107,9 @@ of training whole (no question of a held-out paragraph was trained on).
 
 The files have no unanswerable questions, so negatives were built: for {c["negative_ratio"]:.0%} of the
 questions, the most question-like other paragraph of the same file (same article first) that does not
-contain the answer{near_miss} ({s["built_negatives"]:,} negatives in all), plus up to
+contain the answer{near_miss}{cross} ({s["built_negatives"]:,} negatives in all), plus up to
 {c["negative_windows"]} answer-free window(s) of each long context, labelled no-answer at [CLS].
-Training windows: {s["train_windows"]:,}
+{joined}{caps} Training windows: {s["train_windows"]:,}
 ({s["train_windows_with_answer"]:,} with an answer). Very long questions are cut to 64 word pieces.
 
 ## Training
