@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -20,6 +21,7 @@ import tiktoken
 from rag.config import CHUNK_OVERLAP, CHUNK_TOKENS, TOKENIZER
 from rag.types import Chunk, Document, Span
 
+PIECE_CHARS = 200_000  # longest run of text tokenised at once (memory: tokens and cuts of one piece)
 SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s)|\n")
 
 
@@ -147,11 +149,27 @@ def chunk_span(text: str, span: Span, config: ChunkConfig) -> list[tuple[int, in
     return out
 
 
+def pieces(text: str, span: Span, limit: int = PIECE_CHARS) -> Iterator[Span]:
+    """``span`` cut into pieces of at most ``limit`` characters, each ending after a line break,
+    else a sentence, else a space in its second half (a hard cut only in a very long word), so that
+    tokenising one piece at a time keeps memory bounded however long a run of text is."""
+    start = span.start
+    while span.end - start > limit:
+        window = text[start + limit // 2 : start + limit]
+        cut = window.rfind("\n") + 1 or max((m.end() for m in SENTENCE_END.finditer(window)), default=0)
+        cut = cut or (max(window.rfind(" "), window.rfind("\t")) + 1)
+        end = start + limit // 2 + cut if cut else start + limit
+        yield Span(start, end)
+        start = end
+    yield Span(start, span.end)
+
+
 def chunk_document(doc: Document, config: ChunkConfig | None = None) -> list[Chunk]:
     """All chunks of one document's content, in order."""
     config = config or ChunkConfig()
     return [
         Chunk(doc.source, start, end, doc.text[start:end], n_tokens)
         for span in doc.content
-        for start, end, n_tokens in chunk_span(doc.text, span, config)
+        for piece in pieces(doc.text, span)
+        for start, end, n_tokens in chunk_span(doc.text, piece, config)
     ]

@@ -264,3 +264,20 @@ def test_utf16_is_read_and_a_bom_stays_out_of_passages(docs, tmp_path, embedder,
     text = text_of(docs, name)
     assert all(text[c.start : c.end] == c.text for c in chunks)
     assert chunks[0].text.startswith("The harbour master")
+
+
+def test_a_very_long_run_of_text_is_chunked_piece_by_piece_with_exact_offsets():
+    from rag.chunking import ChunkConfig, chunk_document, pieces
+    from rag.documents import make_document
+    from rag.types import Span
+
+    line = "The harbour of Port Elira has a lighthouse built by Tomasz Wren in 1890 and café lights. "
+    text = "".join(line.replace("1890", str(1000 + i)) for i in range(6000))  # 530k chars, one line
+    doc = make_document("long.txt", text)
+    cut = list(pieces(text, Span(0, len(text)), limit=100_000))
+    assert cut[0].start == 0 and cut[-1].end == len(text)
+    assert all(a.end == b.start for a, b in zip(cut, cut[1:])) and all(len(p) <= 100_000 for p in cut)
+    assert all(text[p.end - 1] in ". " for p in cut[:-1])  # cut after a sentence or a space
+    chunks = chunk_document(doc, ChunkConfig())
+    assert all(text[c.start : c.end] == c.text and c.n_tokens <= 128 for c in chunks)
+    assert all(a.start < b.start for a, b in zip(chunks, chunks[1:]))
