@@ -26,24 +26,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--chunk-tokens",
         type=int,
-        default=CHUNK_TOKENS,
+        default=None,
         metavar="N",
-        help="tokens per chunk, cl100k (default: %(default)s)",
+        help=f"tokens per chunk, cl100k; a change rebuilds the index (default: the index's own, else {CHUNK_TOKENS})",
     )
     parser.add_argument(
         "--chunk-overlap",
         type=int,
-        default=CHUNK_OVERLAP,
+        default=None,
         metavar="N",
-        help="tokens shared by consecutive chunks (default: %(default)s)",
+        help=f"tokens shared by consecutive chunks (default: the index's own, else {CHUNK_OVERLAP})",
     )
     return parser.parse_args(argv)
 
 
 def _index(argv: list[str] | None) -> int:
     args = parse_args(argv)
+    config = None  # keep the existing index's chunking
     try:
-        config = ChunkConfig(args.chunk_tokens, args.chunk_overlap)
+        if args.chunk_tokens is not None or args.chunk_overlap is not None:
+            overlap = CHUNK_OVERLAP if args.chunk_overlap is None else args.chunk_overlap
+            config = ChunkConfig(args.chunk_tokens or CHUNK_TOKENS, overlap)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

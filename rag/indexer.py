@@ -86,6 +86,19 @@ def expected_settings(embedder: Encoder, config: ChunkConfig) -> dict:
     }
 
 
+def chunking_of(index: Index | None, wanted: ChunkConfig | None = None) -> ChunkConfig:
+    """The chunking to index with: the one asked for, else the existing index's own (an index keeps
+    its settings until a rebuild is asked for), else the default."""
+    if wanted is not None:
+        return wanted
+    if index is not None:
+        try:
+            return ChunkConfig(int(index.manifest["chunk_tokens"]), int(index.manifest["chunk_overlap"]))
+        except (KeyError, TypeError, ValueError):
+            pass
+    return ChunkConfig()
+
+
 def mismatch(manifest: dict, settings: dict) -> str:
     """A sentence saying why an index built with other settings cannot be reused, or ''."""
     for key, want in settings.items():
@@ -138,15 +151,18 @@ def update_index(
 ) -> tuple[Index, UpdateReport]:
     """Index ``docs_dir`` into ``index_dir``, reusing ``old`` (or what is on disk) where valid.
 
-    One builder at a time per index folder (``store.build_lock``); a second one waits, then
-    starts from what the first built."""
+    ``config`` None keeps the existing index's chunking (``chunking_of``). One builder at a time per
+    index folder (``store.build_lock``); a second one waits, then starts from what the first built."""
     log = log or sys.stderr
     check_docs_dir(docs_dir)
     with build_lock(index_dir, log) as waited:
         if waited and old is not None:
             with contextlib.suppress(IndexUnusable):  # another builder may have switched in a newer one
                 old = Index.load(index_dir)
-        return _update_index(docs_dir, index_dir, embedder, config or ChunkConfig(), old, log)
+        if old is None and config is None:
+            with contextlib.suppress(IndexUnusable):
+                old = Index.load(index_dir)
+        return _update_index(docs_dir, index_dir, embedder, chunking_of(old, config), old, log)
 
 
 def _update_index(

@@ -20,7 +20,7 @@ from rag.config import DEFAULT_DOCS, DEFAULT_INDEX, MAX_QUESTION_CHARS, TOP_K
 from rag.context import READ_CONTEXT_CHARS, Neighbours, widen
 from rag.embedding import Encoder, load_embedder
 from rag.errors import IndexUnusable, RagError, UsageError
-from rag.indexer import UpdateReport, expected_settings, lexical_stale, mismatch, plan, update_index
+from rag.indexer import UpdateReport, chunking_of, expected_settings, lexical_stale, mismatch, plan, update_index
 from rag.reader import DEFAULT_READER, Reader, load_reader
 from rag.retriever import MODES, Retriever
 from rag.store import Index
@@ -65,7 +65,7 @@ class Pipeline:
         if retriever not in MODES:
             raise UsageError(f"unknown retriever {retriever!r}; choose one of: {', '.join(MODES)}")
         self.docs_dir, self.index_dir, self.top_k = Path(docs_dir), Path(index_dir), top_k
-        self.chunking = chunking or ChunkConfig()
+        self.requested_chunking = chunking  # None: the index keeps its own (rag.indexer.chunking_of)
         self.log = log or sys.stderr
         self.embedder = embedder or load_embedder()
         self.reader = load_reader(reader, threshold) if isinstance(reader, str) else reader
@@ -94,7 +94,7 @@ class Pipeline:
             print("index is out of date; updating it", file=self.log)
         try:
             self.index, report = update_index(
-                self.docs_dir, self.index_dir, self.embedder, self.chunking, old=self.index, log=self.log
+                self.docs_dir, self.index_dir, self.embedder, self.requested_chunking, old=self.index, log=self.log
             )
         except OSError as exc:  # a read-only folder, a full disk: the previous index still answers
             if self.index is None:
@@ -105,6 +105,11 @@ class Pipeline:
             return None
         print(f"indexed {self.docs_dir}: {report.summary()}", file=self.log)
         return report
+
+    @property
+    def chunking(self) -> ChunkConfig:
+        """The chunking in force: the one asked for, else the index's own, else the default."""
+        return chunking_of(self.index, self.requested_chunking)
 
     @property
     def retriever(self) -> Retriever:

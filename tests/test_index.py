@@ -220,3 +220,19 @@ def test_stale_bm25_settings_rebuild_bm25_only(docs, tmp_path, embedder):
     assert "BM25 rebuilt" in report.summary()
     assert Index.load(index_dir).manifest["lexical"] == KIND
     assert pipe.refresh() is None  # up to date now
+
+
+def test_the_index_keeps_its_chunking_until_a_rebuild_is_asked_for(docs, tmp_path, embedder, capsys):
+    from rag.pipeline import Pipeline
+
+    index_dir = tmp_path / "index"
+    assert index_main(["--docs", str(docs), "--index", str(index_dir), "--chunk-tokens", "64"]) == 0
+    assert Index.load(index_dir).manifest["chunk_tokens"] == 64
+    log = io.StringIO()
+    pipe = Pipeline(docs, index_dir, reader="baseline", embedder=embedder, log=log)
+    assert pipe.refresh() is None and "rebuilding" not in log.getvalue()  # rag.ask and the chat keep it
+    assert pipe.chunking.size == 64 and pipe.ask("who supplies GPUs in the deal?").answer is not None
+    assert index_main(["--docs", str(docs), "--index", str(index_dir)]) == 0  # plain rag.index keeps it too
+    assert "embedded 0 chunks" in capsys.readouterr().out
+    assert index_main(["--docs", str(docs), "--index", str(index_dir), "--chunk-tokens", "128"]) == 0
+    assert Index.load(index_dir).manifest["chunk_tokens"] == 128
