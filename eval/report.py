@@ -81,10 +81,15 @@ def chart(runs: dict, out: Path) -> None:
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chart", type=Path, default=HERE / "results.png", help="where to write the chart")
+    args = parser.parse_args()
     runs = latest_runs()
     print(table(runs))
-    chart(runs, HERE / "results.png")
-    print(f"\nchart: {HERE / 'results.png'}")
+    chart(runs, args.chart)
+    print(f"\nchart: {args.chart}")
 
 
 if __name__ == "__main__":
