@@ -103,7 +103,7 @@ def heldout(reader: NeuralReader, key: str) -> list[dict]:
     return rows
 
 
-def open_mode(reader: NeuralReader, key: str, limit: int) -> list[dict]:
+def open_mode(reader: NeuralReader, key: str, limit: int, threshold: float) -> list[dict]:
     from rag.pipeline import Pipeline
 
     items, golds = [], []
@@ -118,15 +118,17 @@ def open_mode(reader: NeuralReader, key: str, limit: int) -> list[dict]:
     cands = cached(f"open-{key}-{limit}", lambda: read_all(reader, items))
     rows = []
     for d in [Decoding(t, lp, w, a) for t, lp, w, a in itertools.product(
-            (0.0, 1.0), (0.0, 0.1), (0.0, 1.0, 2.0, 4.0), (False, True))]:  # fmt: skip
-        ems, f1s = [], []
+            (0.0, 1.0), (0.0, 0.05), (0.0, 2.0, 4.0, 8.0), (False, True))]:  # fmt: skip
+        ems, f1s, kept = [], [], []
         for (question, passages), spans, answers in zip(items, cands, golds):
             best = d.rank(question, passages, spans)[:1]
             text = passages[best[0].context].text[best[0].start : best[0].end] if best else ""
             ems.append(best_over_golds(exact_match, text, answers))
             f1s.append(best_over_golds(f1, text, answers))
+            kept.append(f1s[-1] if best and best[0].score >= threshold else 0.0)
         rows.append({**vars(d), "questions": len(items), "em": round(100 * sum(ems) / len(ems), 2),
-                     "f1": round(100 * sum(f1s) / len(f1s), 2)})  # fmt: skip
+                     "f1": round(100 * sum(f1s) / len(f1s), 2),
+                     f"f1_with_abstention_at_{threshold}": round(100 * sum(kept) / len(kept), 2)})  # fmt: skip
     return rows
 
 
@@ -136,11 +138,13 @@ def main() -> int:
     parser.add_argument("--model", type=Path, default=MODEL_DIR)
     parser.add_argument("--limit", type=int, default=300, help="open: questions sampled per file")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threshold", type=float, help="open: abstain below this score (default: the model's)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     reader = NeuralReader(args.model)
     key = model_key(args.model)
-    rows = heldout(reader, key) if args.mode == "heldout" else open_mode(reader, key, args.limit)
+    threshold = reader.threshold if args.threshold is None else args.threshold
+    rows = heldout(reader, key) if args.mode == "heldout" else open_mode(reader, key, args.limit, threshold)
     rank = "objective" if args.mode == "heldout" else "f1"
     for row in sorted(rows, key=lambda r: -r[rank]):
         print(json.dumps(row))

@@ -8,7 +8,8 @@ questions (``eval/decoding.py``, results in ``eval/RESULTS.md``):
 - ``type_bonus``: added when the span overlaps an entity of the kind the question asks for
   (``answer_types``: who -> person/organisation/group, when -> date/time, how many -> amount);
 - ``length_penalty``: subtracted per word after the first;
-- ``retrieval_weight``: times the retrieval score of the passage the span comes from;
+- ``retrieval_weight``: times the retrieval score of the passage the span comes from, added for
+  ranking only (a span's score stays its own, so the calibrated threshold still holds);
 - ``aggregate``: the same answer found in several places adds up (log-sum-exp of their margins).
 
 Whatever is chosen, a span never cuts a grapheme cluster (a combining accent, a ZWJ emoji).
@@ -83,10 +84,9 @@ class Decoding:
     def adjust(
         self, question: str, passages: Sequence[Passage], c: Candidate, ents: Callable[[str], Entities]
     ) -> float:
-        """The margin of ``c`` after the type, length and retrieval adjustments."""
+        """The margin of ``c`` after the type and length adjustments (the score abstention reads)."""
         text = passages[c.context].text
         margin = c.margin - self.length_penalty * max(0, len(text[c.start : c.end].split()) - 1)
-        margin += self.retrieval_weight * passages[c.context].score
         wanted = expected_types(question) if self.type_bonus else frozenset()
         if wanted and any(a < c.end and c.start < b and label in wanted for a, b, label in ents(text)):
             margin += self.type_bonus
@@ -99,7 +99,10 @@ class Decoding:
         spans: Sequence[Candidate],
         ents: Callable[[str], Entities] = entities,
     ) -> list[Candidate]:
-        """One candidate per document location (its best margin), adjusted, best first."""
+        """One candidate per document location (its best margin), adjusted, best first.
+
+        The retrieval score only orders the candidates (``retrieval_weight``): a span's score, which
+        the calibrated threshold reads, stays its own, as on held-out contexts with no retrieval."""
         where: dict[tuple[str, int, int], Candidate] = {}
         for c in spans:
             text = passages[c.context].text
@@ -111,7 +114,7 @@ class Decoding:
         ranked = [replace(c, margin=self.adjust(question, passages, c, ents)) for c in where.values()]
         if self.aggregate:
             ranked = aggregated(ranked, passages)
-        return sorted(ranked, key=lambda c: -c.margin)
+        return sorted(ranked, key=lambda c: -(c.margin + self.retrieval_weight * passages[c.context].score))
 
 
 def aggregated(cands: Sequence[Candidate], passages: Sequence[Passage]) -> list[Candidate]:
