@@ -212,7 +212,8 @@ class Assistant:
         saved = path.name
         message = f"Added **{md_escape(saved)}**"
         if report is not None:
-            message += f" ({report.embedded_chunks} passages indexed)"
+            n = report.embedded_chunks
+            message += f" ({n} passage{'' if n == 1 else 's'} indexed)"
         message += ". You can ask about it now."
         if saved != target:
             message += (
