@@ -76,7 +76,7 @@ def heldout_items() -> tuple[list, list]:
 
 
 def settings_grid() -> list[Decoding]:
-    grid = itertools.product((0.0, 0.5, 1.0, 2.0), (0.0, 0.05, 0.1, 0.2), (0.0,), (False, True))
+    grid = itertools.product((0.0, 0.5, 1.0, 2.0), (0.0, 0.05, 0.1, 0.2), (0.0,), (False, True), (0.0, 2.0))
     return [Decoding(*g) for g in grid]
 
 

@@ -84,3 +84,11 @@ def test_spans_never_cut_a_grapheme_cluster(text, start, end, expected):
 def test_decoding_settings_come_from_the_model_folder():
     d = Decoding.from_settings({"decoding": {"type_bonus": 1, "aggregate": True, "unknown": 3}})
     assert d == Decoding(type_bonus=1.0, aggregate=True) and d.active and not Decoding().active
+
+
+def test_line_break_penalty_keeps_spans_on_their_line():
+    text = "Default: 50\nMaximum: 100"
+    p = Passage("m.txt", 0, len(text), text, 1.0)
+    cands = [Candidate(0, 9, len(text), 1.0), Candidate(0, 9, 11, 0.8)]
+    assert best(Decoding(), "What is the default?", cands, (p,)) == "50\nMaximum: 100"
+    assert best(Decoding(line_break_penalty=2.0), "What is the default?", cands, (p,)) == "50"

@@ -10,7 +10,9 @@ questions (``eval/decoding.py``, results in ``eval/RESULTS.md``):
 - ``length_penalty``: subtracted per word after the first;
 - ``retrieval_weight``: times the retrieval score of the passage the span comes from, added for
   ranking only (a span's score stays its own, so the calibrated threshold still holds);
-- ``aggregate``: the same answer found in several places adds up (log-sum-exp of their margins).
+- ``aggregate``: the same answer found in several places adds up (log-sum-exp of their margins);
+- ``line_break_penalty``: subtracted per line break inside the span (in manuals and PDFs a span
+  that runs into the next line is rarely the answer).
 
 Whatever is chosen, a span never cuts a grapheme cluster (a combining accent, a ZWJ emoji).
 """
@@ -71,6 +73,7 @@ class Decoding:
     length_penalty: float = 0.0
     retrieval_weight: float = 0.0
     aggregate: bool = False
+    line_break_penalty: float = 0.0
 
     @classmethod
     def from_settings(cls, settings: dict) -> Decoding:
@@ -86,7 +89,9 @@ class Decoding:
     ) -> float:
         """The margin of ``c`` after the type and length adjustments (the score abstention reads)."""
         text = passages[c.context].text
-        margin = c.margin - self.length_penalty * max(0, len(text[c.start : c.end].split()) - 1)
+        span = text[c.start : c.end]
+        margin = c.margin - self.length_penalty * max(0, len(span.split()) - 1)
+        margin -= self.line_break_penalty * span.count("\n")
         wanted = expected_types(question) if self.type_bonus else frozenset()
         if wanted and any(a < c.end and c.start < b and label in wanted for a, b, label in ents(text)):
             margin += self.type_bonus
