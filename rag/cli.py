@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 
 
 def add_corpus_args(parser: argparse.ArgumentParser) -> None:
+    """--docs, --index (and --version, which every command has)."""
+    from rag import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s (rag-extractive) {__version__}")
     parser.add_argument(
         "--docs",
         type=Path,

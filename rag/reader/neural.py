@@ -24,7 +24,7 @@ from rag.reader.folder import read_settings
 from rag.reader.windows import Window, collate, encode
 from rag.types import Answer, Passage
 
-MODEL_DIR = Path(os.environ.get("RAG_READER_DIR") or Path(__file__).resolve().parents[2] / "models" / "reader")
+MODEL_DIR = Path(os.environ.get("RAG_READER_DIR") or Path(__file__).resolve().parents[1] / "models" / "reader")
 FORWARD_BATCH = 64
 TOP_PER_WINDOW = 5  # candidate spans kept per window for decoding to choose from
 log = logging.getLogger(__name__)

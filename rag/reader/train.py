@@ -81,7 +81,7 @@ class TrainConfig:
     log_every: int = 25
     checkpoint_every: int = 200
     max_minutes: float = 0.0  # stop training after this long (then evaluate and export); 0 = no limit
-    output_dir: str = str(ROOT / "models" / "reader")
+    output_dir: str = str(ROOT / "rag" / "models" / "reader")
     work_dir: str = str(ROOT / ".cache" / "reader-train")
     resume: bool = False
     init_from: str = ""  # start from these weights (an exported model folder or a .pt checkpoint), new schedule
