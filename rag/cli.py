@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.config import DEFAULT_DOCS, DEFAULT_INDEX, DOC_SUFFIXES, TOP_K
-from rag.errors import RagError
+from rag.errors import RagError, UsageError
 
 if TYPE_CHECKING:
     from rag.reader.base import Reader
@@ -78,10 +78,19 @@ def add_answering_args(parser: argparse.ArgumentParser, top_k_help: str) -> None
     )
 
 
+def check_answering_args(args: argparse.Namespace) -> None:
+    """The answering flags' values, checked where they are flags (the library speaks of values)."""
+    if args.top_k < 1:
+        raise UsageError(f"--top-k must be at least 1, not {args.top_k}")
+    if getattr(args, "read_context", 0) < 0:
+        raise UsageError(f"--read-context must be 0 or more characters, not {args.read_context}")
+
+
 def reader_from_args(args: argparse.Namespace) -> Reader:
     """The reader that --reader, --reader-model and --threshold name, loaded."""
     from rag.reader import load_reader
 
+    check_answering_args(args)
     name = "neural" if args.reader_model else args.reader
     return load_reader(name, args.threshold, model_dir=args.reader_model)
 

@@ -59,9 +59,9 @@ class Pipeline:
     ) -> None:
         """``read_context``: characters of the document the reader sees on each side of a passage."""
         if top_k < 1:
-            raise UsageError("--top-k must be at least 1")
+            raise UsageError(f"the number of passages to retrieve must be at least 1, not {top_k}")
         if read_context < 0:
-            raise UsageError("--read-context must be 0 or more characters")
+            raise UsageError(f"the reading context must be 0 or more characters, not {read_context}")
         if retriever not in MODES:
             raise UsageError(f"unknown retriever {retriever!r}; choose one of: {', '.join(MODES)}")
         self.docs_dir, self.index_dir, self.top_k = Path(docs_dir), Path(index_dir), top_k
