@@ -2,7 +2,8 @@
 """Set-up and everyday tasks, needing nothing but python3.
 
     python3 tasks.py start   # create .venv with pinned dependencies, then run the product
-    python3 tasks.py test    # same set-up, then lint and the test suite
+    python3 tasks.py test    # same set-up, then lint and the whole test suite (what CI runs)
+    python3 tasks.py test --fast   # the fast lane: leaves out tests marked slow (browser, wheel, processes)
     python3 tasks.py setup   # only the set-up
 
 The venv is (re)installed when requirements.lock changes; otherwise set-up takes a second.
@@ -63,6 +64,8 @@ def start(args: list[str]) -> None:
 
 def test(args: list[str]) -> None:
     sh(PY, "-m", "ruff", "check", ".")
+    if "--fast" in args:
+        args = [a for a in args if a != "--fast"] + ["-m", "not slow"]
     sh(PY, "-m", "pytest", *args)
 
 

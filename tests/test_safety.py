@@ -76,6 +76,7 @@ def run_ask(docs: Path, index: Path, *args: bytes | str, stdin: bytes | None = N
     return subprocess.run(cmd, input=stdin, capture_output=True, env=full_env, timeout=300)
 
 
+@pytest.mark.slow
 def test_question_argument_that_is_not_utf8_is_exit_2(docs, tmp_path):
     done = run_ask(docs, tmp_path / "i", b"who \xff?")
     err = done.stderr.decode()
@@ -83,6 +84,7 @@ def test_question_argument_that_is_not_utf8_is_exit_2(docs, tmp_path):
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("io_encoding", ["", "utf-8:strict"])
 def test_batch_line_that_is_not_utf8_is_a_json_error_and_the_batch_goes_on(docs, tmp_path, io_encoding):
     import json
@@ -154,6 +156,7 @@ def test_zip_bombs_in_docx_are_refused_with_a_reason(docs, tmp_path, embedder, c
     assert "bomb.docx" in report.skipped and "warning: skipped bomb.docx" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_concurrent_builders_take_turns_and_leave_one_complete_index(docs, tmp_path):
     import subprocess
     import sys
