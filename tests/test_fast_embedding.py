@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import onnx  # noqa: F401  pinned dependencies: a broken install must fail here, not be skipped
+import onnxruntime  # noqa: F401
 import pytest
-
-pytest.importorskip("onnxruntime")
-pytest.importorskip("onnx")
 
 TEXTS = [
     "Who supplies GPUs in the deal?",
