@@ -75,9 +75,13 @@ def test_overlap_is_as_configured_and_starts_on_a_word(text, config):
 def test_multibyte_character_split_across_tokens_is_never_cut():
     text = "🎉" * 200 + " 日本語のテキスト" * 50
     doc = make_document("d.txt", text)
-    for c in chunk_document(doc, ChunkConfig(size=9, overlap=2)):
-        assert text[c.start : c.end] == c.text
-        c.text.encode("utf-8")  # no lone surrogate halves or broken characters
+    chunks = chunk_document(doc, ChunkConfig(size=9, overlap=2))
+    covered = set()
+    for c in chunks:
+        assert text[c.start : c.end] == c.text and c.n_tokens <= 9
+        covered.update(range(c.start, c.end))
+    # every non-space character is in some chunk: no emoji was dropped at a cut between its tokens
+    assert {i for i, ch in enumerate(text) if not ch.isspace()} <= covered
 
 
 def test_seed_document_chunks():
