@@ -15,7 +15,7 @@ from rag.cli import add_answering_args, add_corpus_args, reader_from_args, run
 from rag.documents import check_docs_dir
 from rag.errors import UsageError
 from rag.pipeline import Pipeline, validate_question
-from rag.types import Answer, Passage, Result
+from rag.types import Answer, Passage, Result, where
 
 EXAMPLE = "who supplies GPUs in the deal?"
 NOT_FOUND = "Not found in the documents."
@@ -44,11 +44,6 @@ def marked(passage: Passage, answer: Answer | None) -> str:
         return passage.text
     a, b = answer.start - passage.start, answer.end - passage.start
     return f"{passage.text[:a]}**{passage.text[a:b]}**{passage.text[b:]}"
-
-
-def where(item: Answer | Passage) -> str:
-    """``file`` or ``file, page N`` (PDFs): where a cited span lies."""
-    return item.source if item.page is None else f"{item.source}, page {item.page}"
 
 
 def format_human(result: Result) -> str:

@@ -28,7 +28,7 @@ from rag.metrics import (
 )
 from rag.pipeline import Pipeline
 from rag.reader import Reader
-from rag.types import Passage, Result
+from rag.types import Passage, Result, accepted
 
 RETRIEVE_K = 20
 RECALL_KS = (1, 5, 20)
@@ -147,7 +147,7 @@ def run_reader(reader: Reader, items: list[GoldQuestion]) -> list[Record]:
         started = time.perf_counter()
         candidate = reader.read(gold.question, [passage])
         seconds = time.perf_counter() - started
-        answer = candidate if candidate is not None and candidate.score >= reader.threshold else None
+        answer = accepted(candidate, reader.threshold)
         result = Result(gold.question, answer, (passage,), seconds, candidate)
         records.append(record(gold, result, 1, seconds, checker))
     return records

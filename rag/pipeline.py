@@ -24,7 +24,7 @@ from rag.indexer import UpdateReport, chunking_of, expected_settings, lexical_st
 from rag.reader import DEFAULT_READER, Reader, load_reader
 from rag.retriever import MODES, Retriever
 from rag.store import Index
-from rag.types import Answer, Passage, Result
+from rag.types import Answer, Passage, Result, accepted
 
 Cited = TypeVar("Cited", Passage, Answer)
 
@@ -147,7 +147,7 @@ class Pipeline:
         started = time.perf_counter()
         candidate = reader.read(question, self.reading(passages)) if passages else None
         candidate = None if candidate is None else self.with_page(candidate)
-        answer = candidate if candidate is not None and candidate.score >= threshold else None
+        answer = accepted(candidate, threshold)
         return Result(question, answer, tuple(passages), time.perf_counter() - started, candidate)
 
     def ask(

@@ -160,3 +160,13 @@ class Result:
             "abstained": self.abstained,
             "passages": [p.to_dict() for p in self.passages],
         }
+
+
+def where(item: Answer | Passage) -> str:
+    """``file`` or ``file, page N`` (PDFs): where a cited span lies, as the CLI and the chat show it."""
+    return item.source if item.page is None else f"{item.source}, page {item.page}"
+
+
+def accepted(candidate: Answer | None, threshold: float) -> Answer | None:
+    """The abstention rule, the one place it lives: the candidate if it scores at least the threshold."""
+    return candidate if candidate is not None and candidate.score >= threshold else None

@@ -19,7 +19,7 @@ from rag.errors import RagError, UsageError
 from rag.formats import extract, is_plain
 from rag.pipeline import Pipeline
 from rag.reader import READERS, Reader, load_reader
-from rag.types import Answer, Passage, Result
+from rag.types import Answer, Passage, Result, where
 
 NOT_FOUND = "Not found in the documents."
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -42,11 +42,6 @@ def md_escape(text: str) -> str:
 
 def one_line(text: str) -> str:
     return " ".join(text.split())
-
-
-def where(item: Answer | Passage) -> str:
-    """``file`` or ``file, page N`` (PDFs)."""
-    return item.source if item.page is None else f"{item.source}, page {item.page}"
 
 
 def citation(answer: Answer) -> str:
