@@ -4,8 +4,8 @@
 
 Each sampled question is read twice: with its own paragraph (answerable) and with another
 paragraph of the same file that does not contain its answer (unanswerable). The threshold
-printed maximises the mean of answerable F1 (an abstention scores 0) and the share of
-unanswerable pairs abstained, the same accounting as rag.eval.
+printed maximises answerable F1 (an abstention scores 0) plus the share of unanswerable pairs
+abstained: the one calibration (``rag.reader.evaluate.calibrate``) the neural reader's training uses.
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ import random
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.gold import load_squad, sample  # noqa: E402
 from rag.metrics import best_over_golds, contains_answer, f1  # noqa: E402
 from rag.reader import READERS, load_reader  # noqa: E402
+from rag.reader.evaluate import calibrate  # noqa: E402
 from rag.types import Passage  # noqa: E402
 
 
@@ -49,20 +48,14 @@ def main() -> None:
             answer = reader.read(q.question, [Passage("p", 0, len(context), context, 1.0)])
             score = answer.score if answer else 0.0
             out.append((score, best_over_golds(f1, answer.text, q.answers) if answer else 0.0))
-    pos, neg = np.array(positives), np.array(negatives)
-    best = None
-    for t in np.round(np.arange(0.0, 1.0, 0.01), 2):
-        answerable_f1 = float(np.where(pos[:, 0] >= t, pos[:, 1], 0.0).mean())
-        abstained = float((neg[:, 0] < t).mean())
-        objective = (answerable_f1 + abstained) / 2
-        if best is None or objective > best[0]:
-            best = (objective, t, answerable_f1, abstained, float((pos[:, 0] < t).mean()))
-    objective, t, answerable_f1, abstained, lost = best
-    print(f"{args.reader} on {args.file.name}: {len(pos)} answerable + {len(neg)} unanswerable pairs")
-    print(f"  always answering: F1 {100 * pos[:, 1].mean():.1f}")
+    cal = calibrate([(f, score) for score, f in positives], [score for score, _ in negatives])
+    always = 100 * sum(f for _, f in positives) / max(1, len(positives))
+    print(f"{args.reader} on {args.file.name}: {len(positives)} answerable + {len(negatives)} unanswerable pairs")
+    print(f"  always answering: F1 {always:.1f}")
     print(
-        f"  best threshold {t:.2f}: answerable F1 {100 * answerable_f1:.1f} (abstains on {100 * lost:.0f}%), "
-        f"unanswerable abstained {100 * abstained:.0f}%, objective {100 * objective:.1f}"
+        f"  best threshold {cal['threshold']}: answerable F1 {cal['answerable_f1_with_abstention']:.1f} "
+        f"(abstains on {100 * cal['false_abstention_rate']:.0f}%), unanswerable abstained "
+        f"{100 * cal['negative_abstention_rate']:.0f}%, objective {cal['objective']:.3f}"
     )
 
 
