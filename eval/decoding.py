@@ -4,9 +4,10 @@ questions: never the SQuAD benchmark, never the gold set or the seeds.
     python eval/decoding.py heldout [--model DIR]   # each question's own context + built negatives
     python eval/decoding.py open [--model DIR] [--limit 300]   # retrieval over held-out files' paragraphs
 
-``heldout`` reports, per setting, the calibration objective the shipped threshold maximises
-(answerable F1 with abstention + share of negatives abstained), EM/F1 without abstention and the
-threshold; ``open`` reports always-answer EM/F1 when the reader picks among retrieved passages.
+``heldout`` reports, per setting, EM/F1 without abstention and two calibrations: the threshold
+maximising the objective (answerable F1 with abstention + share of negatives abstained), and the
+lowest threshold abstaining on 75% of the negatives (the shipped rule) with the answerable F1 and
+refusals it gives; ``open`` reports always-answer EM/F1 when the reader picks among retrieved passages.
 The network runs once per model; every setting re-ranks the same cached candidates.
 """
 
@@ -98,8 +99,11 @@ def heldout(reader: NeuralReader, key: str) -> list[dict]:
             else:
                 neg.append(score)
         cal = calibrate(pos, neg)
+        at75 = calibrate(pos, neg, min_negative_abstention=0.75)
         rows.append({**vars(d), "em": round(100 * sum(ems) / len(ems), 2),
-                     "f1": round(100 * sum(f for f, _ in pos) / len(pos), 2), **cal})  # fmt: skip
+                     "f1": round(100 * sum(f for f, _ in pos) / len(pos), 2), **cal,
+                     "threshold_75": at75["threshold"], "f1_with_abstention_75": at75["answerable_f1_with_abstention"],
+                     "refused_75": at75["false_abstention_rate"]})  # fmt: skip
     return rows
 
 
@@ -139,13 +143,14 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=300, help="open: questions sampled per file")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--threshold", type=float, help="open: abstain below this score (default: the model's)")
+    parser.add_argument("--rank", help="order the settings by this field (default: heldout f1_with_abstention_75)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     reader = NeuralReader(args.model)
     key = model_key(args.model)
     threshold = reader.threshold if args.threshold is None else args.threshold
     rows = heldout(reader, key) if args.mode == "heldout" else open_mode(reader, key, args.limit, threshold)
-    rank = "objective" if args.mode == "heldout" else "f1"
+    rank = args.rank or ("f1_with_abstention_75" if args.mode == "heldout" else "f1")
     for row in sorted(rows, key=lambda r: -r[rank]):
         print(json.dumps(row))
     return 0

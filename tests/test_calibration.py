@@ -34,3 +34,12 @@ scores = st.floats(0, 1, allow_nan=False).map(lambda x: round(x, 2))
 def test_the_sorted_sweep_matches_trying_every_threshold(pos, neg):
     got = calibrate(pos, neg)
     assert (got["threshold"], got["objective"]) == brute_force(pos, neg)
+
+
+def test_a_share_of_negatives_to_abstain_on_gives_the_lowest_such_threshold():
+    pos = [(1.0, 0.9), (1.0, 0.5), (1.0, 0.3), (0.0, 0.2)]
+    neg = [0.1, 0.2, 0.25, 0.6]
+    got = calibrate(pos, neg, min_negative_abstention=0.75)
+    assert got["threshold"] == 0.3 and got["negative_abstention_rate"] == 0.75  # 0.1, 0.2, 0.25 abstained
+    assert got["false_abstention_rate"] == 0.25 and got["rule"] == "abstain on >= 75% of negatives"
+    assert calibrate(pos, neg)["rule"] == "objective"

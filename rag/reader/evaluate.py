@@ -24,8 +24,15 @@ def best(model, tokenizer, e: data.Example, cfg, bf16: bool = False) -> tuple[st
     return (e.context[spans[0].start : spans[0].end], spans[0].score) if spans else ("", 0.0)
 
 
-def calibrate(pos: Sequence[tuple[float, float]], neg: Sequence[float]) -> dict:
-    """Threshold maximising mean F1 over answerable (abstain = 0) + abstention rate on negatives."""
+def calibrate(
+    pos: Sequence[tuple[float, float]], neg: Sequence[float], min_negative_abstention: float | None = None
+) -> dict:
+    """The abstention threshold from (F1, score) of answerable questions and scores of negatives.
+
+    By default the threshold maximising mean answerable F1 (abstain = 0) plus the abstention rate
+    on negatives. With ``min_negative_abstention`` (e.g. 0.75), the lowest threshold that abstains
+    on at least that share of the negatives: the fewest refused answers for that much abstention
+    (the product's targets: refuse few answerable questions, abstain on most unanswerable ones)."""
     candidates = sorted({0.0, *(s for _, s in pos), *neg})
     by_score = sorted(pos, key=lambda p: p[1])
     pos_scores, neg_scores = [s for _, s in by_score], sorted(neg)
@@ -33,11 +40,19 @@ def calibrate(pos: Sequence[tuple[float, float]], neg: Sequence[float]) -> dict:
     best_t, best_v = 0.0, -1.0
     for t in candidates:  # sorted sweep: O(n log n), the same choice as trying every threshold in full
         kept = kept_f1[bisect.bisect_left(pos_scores, t)]
-        v = kept / max(1, len(pos)) + bisect.bisect_left(neg_scores, t) / max(1, len(neg))
-        if v > best_v:
+        abstained = bisect.bisect_left(neg_scores, t) / max(1, len(neg))
+        v = kept / max(1, len(pos)) + abstained
+        if min_negative_abstention is not None:
+            if abstained >= min_negative_abstention:
+                best_t, best_v = t, v
+                break
+        elif v > best_v:
             best_t, best_v = t, v
     return {
         "threshold": round(best_t, 4),
+        "rule": "objective"
+        if min_negative_abstention is None
+        else f"abstain on >= {min_negative_abstention:.0%} of negatives",
         "objective": round(best_v, 4),
         "answerable_f1_with_abstention": round(100 * sum(f for f, s in pos if s >= best_t) / max(1, len(pos)), 2),
         "false_abstention_rate": round(sum(s < best_t for _, s in pos) / max(1, len(pos)), 4),
@@ -73,7 +88,7 @@ def heldout(model, tokenizer, examples: Sequence[data.Example], cfg, bf16: bool 
             for k, v in per_file.items()
         },  # fmt: skip
     }
-    out.update(calibrate(pos, neg))
+    out.update(calibrate(pos, neg, getattr(cfg, "min_negative_abstention", None) or None))
     t = out["threshold"]
     out["near_miss_negatives"] = len(deleted)
     out["near_miss_abstention_rate"] = round(sum(s < t for s in deleted) / max(1, len(deleted)), 4)

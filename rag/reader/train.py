@@ -70,6 +70,8 @@ class TrainConfig:
     deleted_negative_ratio: float = 0.0  # near misses per question: own paragraph minus the answer sentence
     cross_negative_ratio: float = 0.0  # negatives per question from another file (off-topic documents)
     negative_windows: int = 1  # answer-free windows kept per long context
+    # calibration: the lowest threshold abstaining on this share of held-out negatives (0: maximise the objective)
+    min_negative_abstention: float = 0.75
     freeze_embeddings: bool = True
     # inference and calibration: fp32 (what ONNX Runtime runs, the shipped runtime), bf16 or int8 (torch)
     precision: str = "fp32"
