@@ -8,7 +8,7 @@ from rag.errors import UsageError
 from rag.reader.base import Reader
 
 READERS = ("baseline", "neural")
-DEFAULT_READER = "baseline"
+DEFAULT_READER = "neural"
 
 
 def load_reader(name: str = DEFAULT_READER, threshold: float | None = None, model_dir: Path | None = None) -> Reader:
