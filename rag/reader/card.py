@@ -65,6 +65,13 @@ def write_card(s: dict, path: Path) -> None:
         else ""
     )
     caps = f" Questions sampled per file: {', '.join(c['file_caps'])}." if c.get("file_caps") else ""
+    shipped = s.get("shipped", {})
+    shipped_note = (
+        f"; the shipped threshold and decoding were then chosen in float32 ONNX Runtime "
+        f"({shipped['rule']}; see Training)"
+        if shipped
+        else ""
+    )
     near_rates = (
         f" (near misses, own paragraph minus the answer sentence: {h['near_miss_abstention_rate']:.1%} abstained; "
         f"other paragraphs: {h['other_paragraph_abstention_rate']:.1%})"
@@ -83,7 +90,7 @@ An extractive reader for `rag` (`--reader neural`): the encoder of **all-MiniLM-
 No-answer is SQuAD 2.0 style: [CLS] is a legal start and end, and a span's score is
 `sigmoid(span logits - [CLS] logits)` within its window: the probability that the window holds this
 span rather than no answer, comparable across windows and passages. The reader abstains when the
-best span scores below the calibrated threshold **{h["threshold"]}** (in `rag_reader.json`).
+best span scores below the calibrated threshold **{shipped.get("threshold", h["threshold"])}** (in `rag_reader.json`).
 
 The folder is a standard Hugging Face `BertForQuestionAnswering` checkpoint (`config.json`,
 `model.safetensors` in float16, {s["weights_bytes"] / 1e6:.1f} MB, and the tokenizer), so
@@ -91,7 +98,8 @@ The folder is a standard Hugging Face `BertForQuestionAnswering` checkpoint (`co
 are (the pinned transformers 5 no longer has the `question-answering` pipeline; transformers 4's
 loads it). `rag_reader.json` holds what `rag` adds: the threshold, window sizes, decoding options and
 the runtime. `rag` runs it with {RUNTIME.get(c.get("runtime", ""), PRECISION.get(c.get("precision"), "float32"))};
-the threshold and the numbers below were measured in {c.get("precision", "fp32")}. Spans start and end on
+the held-out numbers below were measured by the training run in {c.get("precision", "fp32")}{shipped_note}.
+Spans start and end on
 word boundaries and never cut a grapheme cluster, span at most {c["max_answer_tokens"]} word pieces;
 passages longer than one {c["infer_max_length"]}-token window are read in windows overlapping by
 {c["infer_stride"]} tokens.
