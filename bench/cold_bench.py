@@ -14,15 +14,13 @@ import argparse
 import os
 import platform
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import CACHE, write_section  # noqa: E402
+from common import CACHE, run_measured, write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "who supplies GPUs in the deal?"
@@ -31,17 +29,8 @@ QUESTION = "who supplies GPUs in the deal?"
 def one_run(reader: str, index: Path) -> tuple[float, float]:
     """(seconds, peak RSS in MiB) of one fresh ``python -m rag.ask`` process."""
     cmd = [sys.executable, "-m", "rag.ask", "--index", str(index), "--reader", reader, QUESTION]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    with tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            err.seek(0)
-            raise SystemExit(f"rag.ask failed: {err.read().decode()[-500:]}")
-    return seconds, usage.ru_maxrss / 1024
+    seconds, rss, _ = run_measured(cmd, ROOT, {**os.environ, "PYTHONPATH": str(ROOT)})
+    return seconds, rss
 
 
 def main() -> int:

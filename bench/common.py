@@ -103,3 +103,23 @@ def real_corpus(max_chunks: int = 20_000, n_queries: int = 1000, seed: int = 0) 
         questions.extend(qs)
     picked = rng.choice(len(questions), size=min(n_queries, len(questions)), replace=False)
     return chunks, [questions[j] for j in sorted(picked)]
+
+
+def run_measured(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float, str]:
+    """Run ``cmd`` as a fresh process: (wall seconds, its peak RSS in MiB, its stdout); exits on failure."""
+    import os
+    import subprocess
+    import tempfile
+    import time
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd[1:4])} failed ({proc.returncode}): {err.read().decode()[-500:]}")
+        return seconds, usage.ru_maxrss / 1024, out.read().decode()

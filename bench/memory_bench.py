@@ -14,15 +14,13 @@ import argparse
 import os
 import platform
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import CACHE, paragraphs, write_section  # noqa: E402
+from common import CACHE, paragraphs, run_measured, write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,19 +39,10 @@ def write_text(path: Path, megabytes: float) -> None:
 
 def index_once(docs: Path, index: Path) -> tuple[float, float, str]:
     """(seconds, peak RSS in MiB, the last line rag.index printed) of one fresh process."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "rag.index", "--docs", str(docs), "--index", str(index)]
-    with tempfile.TemporaryFile() as out:
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.DEVNULL, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        printed = out.read().decode().strip().splitlines()
-    if proc.returncode != 0:
-        raise SystemExit(f"rag.index failed with {proc.returncode}")
-    return seconds, usage.ru_maxrss / 1024, printed[-1] if printed else ""
+    seconds, rss, printed = run_measured(cmd, ROOT, {**os.environ, "PYTHONPATH": str(ROOT)})
+    lines = printed.strip().splitlines()
+    return seconds, rss, lines[-1] if lines else ""
 
 
 def main() -> int:

@@ -22,6 +22,7 @@ from torch import nn
 from rag.config import set_offline_env
 from rag.errors import UsageError
 from rag.reader.folder import SETTINGS, check_folder, read_settings
+from rag.reader.model import masked_log_probs
 
 
 class QAModel(nn.Module):
@@ -43,9 +44,7 @@ class QAModel(nn.Module):
         if self.token_types:
             inputs["token_type_ids"] = token_type_ids
         out = self.model(**inputs)
-        start = out.start_logits.float().masked_fill(~context_mask, -1e4)
-        end = out.end_logits.float().masked_fill(~context_mask, -1e4)
-        return start.log_softmax(-1), end.log_softmax(-1)
+        return masked_log_probs(out.start_logits, out.end_logits, context_mask)
 
 
 def load_folder(model_dir: Path) -> tuple[QAModel, dict, object]:

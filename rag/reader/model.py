@@ -74,9 +74,8 @@ class SpanModel(nn.Module):
         hidden = self.encoder(
             input_ids=input_ids, token_type_ids=token_type_ids, attention_mask=attention_mask
         ).last_hidden_state
-        logits = self.qa(hidden).float().masked_fill(~context_mask.unsqueeze(-1), -1e4)
-        start, end = logits.unbind(-1)
-        return start.log_softmax(-1), end.log_softmax(-1)
+        start, end = self.qa(hidden).unbind(-1)
+        return masked_log_probs(start, end, context_mask)
 
     def freeze(self, embeddings: bool, layers: int = 0) -> None:
         """Freeze the embeddings and the lowest ``layers`` layers: backward then stops above them."""
@@ -85,6 +84,15 @@ class SpanModel(nn.Module):
         for module in frozen:
             for p in module.parameters():
                 p.requires_grad_(False)
+
+
+def masked_log_probs(
+    start: torch.Tensor, end: torch.Tensor, context_mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Start and end log-probabilities over [CLS] and the passage tokens only (the rest masked out)."""
+    start = start.float().masked_fill(~context_mask, -1e4)
+    end = end.float().masked_fill(~context_mask, -1e4)
+    return start.log_softmax(-1), end.log_softmax(-1)
 
 
 def span_loss(start_lp: torch.Tensor, end_lp: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
