@@ -52,15 +52,7 @@ def add_answering_args(parser: argparse.ArgumentParser, top_k_help: str) -> None
     parser.add_argument(
         "--reader", default=DEFAULT_READER, choices=READERS, help="which reader picks the answer (default: %(default)s)"
     )
-    parser.add_argument(
-        "--reader-model",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="read with this local extractive-QA model folder instead of the shipped one: any Hugging Face "
-        "AutoModelForQuestionAnswering checkpoint (BERT, RoBERTa, DeBERTa, ...) with its tokenizer; "
-        "implies --reader neural",
-    )
+    add_reader_model_arg(parser)
     parser.add_argument(
         "--threshold",
         type=float,
@@ -75,6 +67,19 @@ def add_answering_args(parser: argparse.ArgumentParser, top_k_help: str) -> None
         metavar="C",
         help="the reader also sees up to C characters of the document on each side of a passage (default: "
         "%(default)s; 0 reads the passages as retrieved)",
+    )
+
+
+def add_reader_model_arg(parser: argparse.ArgumentParser) -> None:
+    """--reader-model DIR, shared by rag.ask, rag.eval and the chat."""
+    parser.add_argument(
+        "--reader-model",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="read with this local extractive-QA model folder instead of the shipped one: any Hugging Face "
+        "AutoModelForQuestionAnswering checkpoint (BERT, RoBERTa, DeBERTa, ...) with its tokenizer; "
+        "implies --reader neural",
     )
 
 

@@ -98,17 +98,17 @@ def read_document(path: Path, source: str) -> Document:
     return document_from_bytes(source, path.read_bytes())
 
 
-def refusal(docs_dir: Path, path: Path) -> str | None:
-    """Why a file under ``docs_dir`` must not be read, or None: a link whose target leaves the
+def refusal(docs_dir: Path, rel: Path) -> str | None:
+    """Why the file ``docs_dir / rel`` must not be read, or None: a link whose target leaves the
     folder (``ln -s /etc/passwd docs/p.txt``) or a name that is not valid UTF-8."""
     try:
-        path.relative_to(docs_dir).as_posix().encode("utf-8")
+        rel.as_posix().encode("utf-8")
     except UnicodeEncodeError:
         return "file name is not valid UTF-8; rename it"
-    if path.is_symlink() or any(parent.is_symlink() for parent in path.relative_to(docs_dir).parents):
-        target = path.resolve()
-        if not target.is_relative_to(docs_dir.resolve()):
-            return "a link to a file outside the docs folder (not followed)"
+    path = docs_dir / rel
+    linked = path.is_symlink() or any((docs_dir / parent).is_symlink() for parent in rel.parents)
+    if linked and not path.resolve().is_relative_to(docs_dir.resolve()):
+        return "a link to a file outside the docs folder (not followed)"
     return None
 
 
@@ -123,7 +123,7 @@ def scan(docs_dir: Path) -> tuple[list[tuple[str, Path]], list[Skipped]]:
             continue
         if path.suffix.lower() not in DOC_SUFFIXES or not path.is_file():
             continue
-        why = refusal(docs_dir, path)
+        why = refusal(docs_dir, rel)
         source = os.fsencode(rel.as_posix()).decode("utf-8", "backslashreplace")  # printable, even if not UTF-8
         if why:
             refused.append(Skipped(source, why))
@@ -139,11 +139,10 @@ def doc_paths(docs_dir: Path) -> Iterator[tuple[str, Path]]:
 
 def path_of(docs_dir: Path, source: str) -> Path:
     """The file behind ``source``; ValueError if it would leave the docs folder (``../``, a link out)."""
-    path = docs_dir / source
-    inside = (docs_dir.resolve() / source).resolve() if not Path(source).is_absolute() else Path(source)
+    inside = (docs_dir.resolve() / source).resolve()  # an absolute source replaces the folder here
     if ".." in Path(source).parts or not inside.is_relative_to(docs_dir.resolve()):
         raise ValueError(f"{source} is outside the docs folder")
-    return path
+    return docs_dir / source
 
 
 def check_docs_dir(docs_dir: Path) -> None:

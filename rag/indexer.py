@@ -7,7 +7,6 @@ reading it; otherwise its SHA-256 decides. Unchanged files keep their stored vec
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import sys
 from dataclasses import dataclass, field
@@ -156,26 +155,28 @@ def update_index(
     log = log or sys.stderr
     check_docs_dir(docs_dir)
     with build_lock(index_dir, log) as waited:
-        if waited and old is not None:
-            with contextlib.suppress(IndexUnusable):  # another builder may have switched in a newer one
+        unusable = ""
+        if old is None or waited:  # none given, or another builder may have switched in a newer one
+            try:
                 old = Index.load(index_dir)
-        if old is None and config is None:
-            with contextlib.suppress(IndexUnusable):
-                old = Index.load(index_dir)
-        return _update_index(docs_dir, index_dir, embedder, chunking_of(old, config), old, log)
+            except IndexUnusable as exc:
+                if old is None and (index_dir / "CURRENT").exists():
+                    unusable = str(exc)
+        return _update_index(docs_dir, index_dir, embedder, chunking_of(old, config), old, log, unusable)
 
 
 def _update_index(
-    docs_dir: Path, index_dir: Path, embedder: Encoder, config: ChunkConfig, old: Index | None, log: TextIO
+    docs_dir: Path,
+    index_dir: Path,
+    embedder: Encoder,
+    config: ChunkConfig,
+    old: Index | None,
+    log: TextIO,
+    unusable: str,
 ) -> tuple[Index, UpdateReport]:
+    """``update_index`` under the build lock; ``unusable`` says why the index on disk could not be read."""
     settings = expected_settings(embedder, config)
-    report = UpdateReport()
-    if old is None:
-        try:
-            old = Index.load(index_dir)
-        except IndexUnusable as exc:
-            if (index_dir / "CURRENT").exists():
-                report.rebuilt_because = str(exc)
+    report = UpdateReport(rebuilt_because=unusable)
     if old is not None and (why := mismatch(old.manifest, settings)):
         report.rebuilt_because, old = why, None
     report.lexical_rebuilt = old is not None and lexical_stale(old.manifest)

@@ -151,7 +151,7 @@ class Index:
 
     @classmethod
     def _load(cls, index_dir: Path, pointer: Path) -> Index:
-        name, _, digest = pointer.read_text(encoding="utf-8").strip().partition(" ")
+        name, digest = read_pointer(pointer)
         if not BUILD_NAME.fullmatch(name):
             raise IndexUnusable(f"index in {index_dir} is corrupt (CURRENT names no build)")
         build = index_dir / name
@@ -174,6 +174,12 @@ class Index:
         if not sizes_agree or vectors.d != manifest.get("dim") or not extracted <= texts.keys():
             raise IndexUnusable(f"index in {index_dir} is corrupt (its parts disagree)")
         return cls(manifest, chunks, vectors, lexical, texts)
+
+
+def read_pointer(pointer: Path) -> tuple[str, str]:
+    """(build name, manifest SHA-256) from ``CURRENT``; whatever garbage it holds, two strings."""
+    name, _, digest = pointer.read_bytes().decode("utf-8", "replace").strip().partition(" ")
+    return name, digest
 
 
 def checked_chunk(row: dict) -> Chunk:
@@ -260,8 +266,7 @@ def build_lock(index_dir: Path, log: TextIO) -> Iterator[bool]:
             waited = True
         try:
             pointer = index_dir / POINTER
-            live = pointer.read_bytes().split(b" ")[0].strip().decode("ascii", "replace") if pointer.is_file() else ""
-            _remove_stale_builds(index_dir, keep=live)
+            _remove_stale_builds(index_dir, keep=read_pointer(pointer)[0] if pointer.is_file() else "")
             yield waited
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)

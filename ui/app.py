@@ -17,7 +17,7 @@ from typing import Any
 import gradio as gr
 from gradio.utils import get_upload_folder as gradio_upload_folder
 
-from rag.cli import add_corpus_args, reader_from_args, run
+from rag.cli import add_corpus_args, add_reader_model_arg, reader_from_args, run
 from rag.config import TOP_K
 from rag.documents import check_docs_dir
 from rag.errors import RagError, UsageError
@@ -69,14 +69,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--reader", default=DEFAULT_READER, choices=READERS, help="default reader (default: %(default)s)"
     )
     parser.add_argument("--threshold", type=float, default=None, metavar="S", help="default abstention threshold")
-    parser.add_argument(
-        "--reader-model",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="a local extractive-QA model folder (Hugging Face AutoModelForQuestionAnswering) for the neural "
-        "reader; implies --reader neural",
-    )
+    add_reader_model_arg(parser)
     args = parser.parse_args(argv)
     if not 1 <= args.top_k <= MAX_PASSAGES:
         raise UsageError(f"--top-k must be between 1 and {MAX_PASSAGES}")

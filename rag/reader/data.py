@@ -136,14 +136,21 @@ def negatives(examples: Sequence[Example], ratio: float, seed: int, candidates: 
             continue
         pool = [c for c in by_title[(e.source, e.title)] if c != e.context]
         pool += rng.sample(by_file[e.source], min(candidates, len(by_file[e.source])))
-        golds = [a.lower() for a in (e.answers or (e.answer,))]
-        pool = [c for c in pool if c != e.context and not any(g in c.lower() for g in golds)]
-        if not pool:
-            continue
-        q = words(e.question)
-        best = max(pool, key=lambda c: (len(q & words(c)), rng.random()))
-        out.append(Example(e.qid + "-neg", e.source, e.title, e.question, best, None, None, ()))
+        if (neg := question_like_negative(e, pool, rng, "-neg")) is not None:
+            out.append(neg)
     return out
+
+
+def question_like_negative(e: Example, pool: Sequence[str], rng: random.Random, suffix: str) -> Example | None:
+    """``e``'s question over the paragraph of ``pool`` sharing most of its words (ties at random)
+    that holds none of its answers; None if there is none."""
+    golds = [a.lower() for a in (e.answers or (e.answer,))]
+    pool = [c for c in pool if c != e.context and not any(g in c.lower() for g in golds)]
+    if not pool:
+        return None
+    q = words(e.question)
+    best = max(pool, key=lambda c: (len(q & words(c)), rng.random()))
+    return Example(e.qid + suffix, e.source, e.title, e.question, best, None, None, ())
 
 
 def sentence_bounds(text: str) -> list[tuple[int, int]]:
@@ -221,10 +228,6 @@ def cross_source_negatives(examples: Sequence[Example], ratio: float, seed: int,
             continue
         sources = rng.sample(others, min(3, len(others)))
         pool = [c for s in sources for c in rng.sample(by_file[s], min(candidates // 3, len(by_file[s])))]
-        golds = [a.lower() for a in (e.answers or (e.answer,))]
-        pool = [c for c in pool if not any(g in c.lower() for g in golds)]
-        if pool:
-            q = words(e.question)
-            best = max(pool, key=lambda c: (len(q & words(c)), rng.random()))
-            out.append(Example(e.qid + "-xneg", e.source, e.title, e.question, best, None, None, ()))
+        if (neg := question_like_negative(e, pool, rng, "-xneg")) is not None:
+            out.append(neg)
     return out

@@ -110,10 +110,10 @@ class Decoding:
         the calibrated threshold reads, stays its own, as on held-out contexts with no retrieval."""
         where: dict[tuple[str, int, int], Candidate] = {}
         for c in spans:
-            text = passages[c.context].text
-            c = replace(c, start=(g := grapheme_span(text, c.start, c.end))[0], end=g[1])
             p = passages[c.context]
-            key = (p.source, p.start + c.start, p.start + c.end)
+            start, end = grapheme_span(p.text, c.start, c.end)
+            c = replace(c, start=start, end=end)
+            key = (p.source, p.start + start, p.start + end)
             if key not in where or c.margin > where[key].margin:
                 where[key] = c
         ranked = [replace(c, margin=self.adjust(question, passages, c, ents)) for c in where.values()]

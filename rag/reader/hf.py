@@ -1,8 +1,9 @@
 """Readers as standard Hugging Face extractive-QA folders (``AutoModelForQuestionAnswering``).
 
 The shipped reader is saved as such a folder (``config.json``, ``model.safetensors``, tokenizer
-files), so ``transformers.pipeline("question-answering", model=DIR)`` loads it, and any local
-checkpoint of that kind (BERT, RoBERTa, DeBERTa, ...) can be read with ``--reader-model DIR``.
+files), so ``AutoModelForQuestionAnswering`` and ``AutoTokenizer`` load it with no code of ours (the
+pinned transformers 5 has no ``question-answering`` pipeline any more), and any local checkpoint of
+that kind (BERT, RoBERTa, DeBERTa, ...) can be read with ``--reader-model DIR``.
 ``rag_reader.json`` beside it holds what our reader adds (``rag.reader.folder``).
 
 ``QAModel`` wraps the Hugging Face model so the reader sees what ``SpanModel`` gives it: start

@@ -33,11 +33,16 @@ def weights_digest(model_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def export_onnx(model, model_dir: Path, cache_dir: Path | None = None) -> Path:
+def onnx_path(model_dir: Path, cache_dir: Path | None = None) -> Path:
+    """Where the ONNX export of ``model_dir``'s weights is cached (named by their hash)."""
+    return (cache_dir or default_cache_dir()) / f"reader-{weights_digest(model_dir)}.onnx"
+
+
+def export_onnx(model, model_dir: Path, cache_dir: Path | None = None, path: Path | None = None) -> Path:
     """The ONNX file of ``model`` (a torch model loaded from ``model_dir``), exported on first use."""
     import torch
 
-    path = (cache_dir or default_cache_dir()) / f"reader-{weights_digest(model_dir)}.onnx"
+    path = path or onnx_path(model_dir, cache_dir)
     if path.is_file():
         return path
     length = 12
@@ -78,10 +83,10 @@ def load_onnx(model_dir: Path, settings: dict, cache_dir: Path | None = None) ->
     from tokenizers import Tokenizer
 
     check_folder(model_dir)
-    path = (cache_dir or default_cache_dir()) / f"reader-{weights_digest(model_dir)}.onnx"
+    path = onnx_path(model_dir, cache_dir)
     if not path.is_file():
         from rag.reader import model as span_model
 
         model, _, _ = span_model.load(model_dir)
-        export_onnx(model, model_dir, cache_dir)
+        export_onnx(model, model_dir, path=path)
     return OrtSpanModel(path), settings, Tokenizer.from_file(str(model_dir / "tokenizer.json"))

@@ -281,8 +281,8 @@ def train(cfg: TrainConfig) -> dict:
     train_seconds = time.time() - started
     model.eval()
     log.info("evaluating on %d held-out questions", len(val_ex))
-    bf16_eval = precision({"precision": cfg.precision}) == "bf16" or (cfg.device != "cpu" and cfg.precision == "bf16")
     mode = precision({"precision": cfg.precision})
+    bf16_eval = mode == "bf16" or (cfg.device != "cpu" and cfg.precision == "bf16")  # a GPU runs bf16 anyway
     eval_model = quantize(copy.deepcopy(model)) if mode == "int8" else model
     metrics = evaluate.heldout(eval_model, tokenizer, val_ex, cfg, bf16=bf16_eval)
     metrics["precision"] = mode
