@@ -28,7 +28,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 from common import TRAIN, cached, percentiles, proc_status_mib, real_corpus, reset_peak_rss, write_section  # noqa: E402
 
-from rag import ann  # noqa: E402
+from rag.index import ann  # noqa: E402
 
 DIM = 384
 # Calibrated on real MiniLM embeddings of training chunks and questions (see RESULTS.md): similar cosines to the
@@ -135,7 +135,7 @@ def run_job(job: dict) -> dict:
 
 def real_source(n: int, queries: int, tmp: Path) -> dict:
     """Real embeddings (cached) of about ``n`` training chunks and ``queries`` training questions, as .npy files."""
-    from rag.embedding import load_embedder
+    from rag.index.embedding import load_embedder
 
     chunks, questions = real_corpus(max_chunks=n, n_queries=queries)
     base = cached("real-chunks", chunks, lambda texts: load_embedder().encode(texts, progress=True))
@@ -185,7 +185,7 @@ def _setting(s: dict) -> str:
 
 def summary(sections: list[tuple[str, list[dict], dict | None]]) -> list[str]:
     rows = [
-        "| vectors | index | build params | build s | build vectors/s | search setting (rag.ann default) | p50 ms "
+        "| vectors | index | build params | build s | build vectors/s | search setting (ann default) | p50 ms "
         f"| p95 ms | recall@10 | recall@50 | cheapest setting with recall@10 >= {TARGET} | index RSS MiB "
         "| peak RSS MiB (input matrix) |",
         "|---|---|---|---:|---:|---|---:|---:|---:|---:|---|---:|---:|",

@@ -31,8 +31,8 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 from common import CACHE, percentiles, write_section  # noqa: E402
 
-from rag.evaluate import rank_by_answer, run_open, run_reader, summarise  # noqa: E402
-from rag.gold import load_gold, load_squad, sample  # noqa: E402
+from rag.eval.gold import load_gold, load_squad, sample  # noqa: E402
+from rag.eval.harness import rank_by_answer, run_open, run_reader, summarise  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 from rag.reader import Reader, load_reader  # noqa: E402
 

@@ -7,12 +7,17 @@ project; embeddings of them are cached under ``.cache/bench`` (git-ignored).
 from __future__ import annotations
 
 import hashlib
-import json
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+if str(Path(__file__).resolve().parent.parent) not in sys.path:  # the benches run from a checkout
+    sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
+
+from rag.eval.gold import read_squad  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN = ROOT.parent / "shared" / "data" / "train"
@@ -25,10 +30,8 @@ def paragraphs(files: tuple[str, ...] = TRAIN_FILES) -> list[tuple[str, list[str
     """(context, its questions) of every distinct paragraph of the training files, in file order."""
     seen: dict[str, list[str]] = {}
     for name in files:
-        data = json.loads((TRAIN / name).read_text(encoding="utf-8"))["data"]
-        for article in data:
-            for para in article["paragraphs"]:
-                seen.setdefault(para["context"], []).extend(q["question"] for q in para["qas"])
+        for q in read_squad(TRAIN / name):
+            seen.setdefault(q.context, []).append(q.question)
     return list(seen.items())
 
 
@@ -87,8 +90,8 @@ def write_section(path: Path, name: str, text: str) -> None:
 def real_corpus(max_chunks: int = 20_000, n_queries: int = 1000, seed: int = 0) -> tuple[list[str], list[str]]:
     """Chunks (as the indexer cuts them) of randomly chosen training paragraphs, about ``max_chunks`` in all,
     and ``n_queries`` questions asked about those paragraphs."""
-    from rag.chunking import chunk_document
-    from rag.documents import make_document
+    from rag.chunking.chunker import chunk_document
+    from rag.documents.folder import make_document
 
     rng = np.random.default_rng(seed)
     paras = paragraphs()

@@ -4,7 +4,7 @@
 
 Passages: 1000 training-set paragraphs (../shared/data/train) cut to about 500 characters at a word
 boundary (about 100-128 word pieces); queries: one training question per paragraph. The reference is
-``rag.embedding.Embedder.encode`` with batch size 32. Every variant is checked against the reference:
+``rag.index.embedding.Embedder.encode`` with batch size 32. Every variant is checked against the reference:
 cosine of its passage vectors to the reference ones (mean, min; acceptable when min >= 0.99) and
 recall@5 of question -> own paragraph among the 1000 passages. ONNX variants need ``onnxruntime``
 (and ``onnx`` for the int8 one); they are skipped when it is not installed.
@@ -28,8 +28,8 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 from common import CACHE, TRAIN_FILES, cut, paragraphs, percentiles, write_section  # noqa: E402
 
-from rag.embedding import load_embedder  # noqa: E402
-from rag.fast_embedding import MAX_TOKENS, model_dir  # noqa: E402
+from rag.index.embedding import load_embedder  # noqa: E402
+from rag.index.onnx_embedding import MAX_TOKENS, model_dir  # noqa: E402
 
 Encode = Callable[[list[str], int], np.ndarray]
 
@@ -78,10 +78,10 @@ class Direct:
 
 
 def onnx_variant(path: Path | None, threads: int):
-    """rag.fast_embedding.FastEmbedder, optionally running another ONNX file (a quantised export)."""
+    """rag.index.onnx_embedding.FastEmbedder, optionally running another ONNX file (a quantised export)."""
     import onnxruntime as ort
 
-    from rag.fast_embedding import FastEmbedder
+    from rag.index.onnx_embedding import FastEmbedder
 
     fast = FastEmbedder(cache_dir=CACHE, threads=threads)
     if path is not None:
@@ -153,11 +153,11 @@ def variants(include_onnx: bool) -> list[Variant]:
         Variant("torch dynamic int8 (Linear), direct", Direct(int8, tokenizer, sort=True)),
     ]
     if include_onnx:
-        from rag.fast_embedding import export_onnx
+        from rag.index.onnx_embedding import export_onnx
 
         fp32 = export_onnx(model_dir(), CACHE)
         out += [
-            Variant("ONNX Runtime fp32 (rag.fast_embedding)", onnx_variant(None, 2)),
+            Variant("ONNX Runtime fp32 (rag.index.onnx_embedding)", onnx_variant(None, 2)),
             Variant("ONNX Runtime fp32, 1 thread", onnx_variant(None, 1), threads=1),
             Variant("ONNX Runtime int8 per-channel, all MatMul", onnx_variant(quantised(fp32, None), 2)),
             Variant("ONNX Runtime int8 per-channel, FFN-up only", onnx_variant(quantised(fp32, "intermediate"), 2)),

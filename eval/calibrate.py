@@ -5,7 +5,7 @@
 Each sampled question is read twice: with its own paragraph (answerable) and with another
 paragraph of the same file that does not contain its answer (unanswerable). The threshold
 printed maximises answerable F1 (an abstention scores 0) plus the share of unanswerable pairs
-abstained: the one calibration (``rag.reader.evaluate.calibrate``) the neural reader's training uses.
+abstained: the one calibration (``rag.training.heldout.calibrate``) the neural reader's training uses.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.gold import load_squad, sample  # noqa: E402
-from rag.metrics import best_over_golds, contains_answer, f1  # noqa: E402
+from rag.eval.gold import load_squad, sample  # noqa: E402
+from rag.eval.metrics import best_over_golds, contains_answer, f1  # noqa: E402
 from rag.reader import READERS, load_reader  # noqa: E402
-from rag.reader.evaluate import calibrate  # noqa: E402
+from rag.training.heldout import calibrate  # noqa: E402
 from rag.types import Passage  # noqa: E402
 
 

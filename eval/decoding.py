@@ -26,13 +26,13 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.gold import load_squad, materialise_squad, sample  # noqa: E402
-from rag.metrics import best_over_golds, exact_match, f1  # noqa: E402
-from rag.reader import data  # noqa: E402
+from rag.eval.gold import load_squad, materialise_squad, sample  # noqa: E402
+from rag.eval.metrics import best_over_golds, exact_match, f1  # noqa: E402
 from rag.reader.decoding import Decoding, entities  # noqa: E402
-from rag.reader.evaluate import calibrate  # noqa: E402
 from rag.reader.neural import MODEL_DIR, NeuralReader, predict  # noqa: E402
 from rag.reader.windows import encode  # noqa: E402
+from rag.training import data  # noqa: E402
+from rag.training.heldout import calibrate  # noqa: E402
 from rag.types import Passage  # noqa: E402
 
 CACHE = ROOT / ".cache" / "decoding"
@@ -68,7 +68,7 @@ def cached(name: str, build):
 
 def heldout_items() -> tuple[list, list]:
     """(answerable examples, negatives) exactly as training's held-out evaluation builds them."""
-    from rag.reader.train import TrainConfig, load_data
+    from rag.training.train import TrainConfig, load_data
 
     cfg = TrainConfig()
     _, val, _ = load_data(cfg)

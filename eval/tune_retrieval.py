@@ -7,7 +7,7 @@ then every question is scored against every chunk by dense cosine and by BM25, a
 MRR of the question's own paragraph are printed for BM25 alone, dense alone, reciprocal rank
 fusion, and the convex combination  alpha * bm25 + (1 - alpha) * cosine  over a grid of alpha,
 with BM25 divided by the query's bound (as the retriever does) or by its best score. The index
-embeds each chunk with its document's title in front (``rag.store.indexed_text``); with
+embeds each chunk with its document's title in front (``rag.index.store.indexed_text``); with
 ``--untitled-dense`` the chunks are also embedded without it, for comparison.
 Tune on training files only; the benchmark is for reporting.
 """
@@ -22,12 +22,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.eval import CACHE  # noqa: E402
-from rag.gold import load_squad, materialise_squad, sample  # noqa: E402
-from rag.lexical import Bm25  # noqa: E402
-from rag.metrics import first_hit_rank, retrieval_summary  # noqa: E402
+from rag.eval.__main__ import CACHE  # noqa: E402
+from rag.eval.gold import load_squad, materialise_squad, sample  # noqa: E402
+from rag.eval.metrics import first_hit_rank, retrieval_summary  # noqa: E402
+from rag.index.lexical import Bm25  # noqa: E402
+from rag.index.store import indexed_text  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
-from rag.store import indexed_text  # noqa: E402
 
 KS = (1, 5, 20)
 ALPHAS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)

@@ -12,7 +12,7 @@ import sys
 import textwrap
 
 from rag.cli import add_answering_args, add_corpus_args, reader_from_args, run
-from rag.documents import check_docs_dir
+from rag.documents.folder import check_docs_dir
 from rag.errors import UsageError
 from rag.pipeline import Pipeline, validate_question
 from rag.types import Answer, Passage, Result, where
@@ -21,11 +21,21 @@ EXAMPLE = "who supplies GPUs in the deal?"
 NOT_FOUND = "Not found in the documents."
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+DESCRIPTION = (
+    "Answer a question with a short span copied from your documents, cited with its file and exact character "
+    "range; when the documents do not hold the answer, say so. The index is built or updated first when needed "
+    "(said on stderr). With no question argument, questions are read one per line from stdin and the models load "
+    "once; with --json each answer is one JSON object per line, and a bad line becomes a JSON error line while "
+    "the rest are still answered. --reader-model DIR reads with any local Hugging Face extractive-QA checkpoint "
+    "(its rag_reader.json, if any, gives the threshold, else 0.5); --read-context C lets the reader also see C "
+    "characters of the document on each side of every passage (off by default)."
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m rag.ask",
-        description="Answer a question with a short span copied from your documents, and cite it. "
-        "If the documents do not hold the answer, say so.",
+        description=textwrap.fill(DESCRIPTION, 100),
         epilog=f'Examples:\n  python -m rag.ask "{EXAMPLE}"\n'
         f'  python -m rag.ask --json "{EXAMPLE}"\n'
         "  printf 'q1\\nq2\\n' | python -m rag.ask --json   (one JSON object per line)",
@@ -35,7 +45,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add_corpus_args(parser)
     add_answering_args(parser, "passages to retrieve and show")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def marked(passage: Passage, answer: Answer | None) -> str:

@@ -38,9 +38,9 @@ def add_corpus_args(parser: argparse.ArgumentParser) -> None:
 
 def add_answering_args(parser: argparse.ArgumentParser, top_k_help: str) -> None:
     """The flags that choose how questions are answered: --top-k, --retriever, --reader, --threshold, --read-context."""
-    from rag.context import READ_CONTEXT_CHARS
     from rag.reader import DEFAULT_READER, READERS
-    from rag.retriever import MODES
+    from rag.retrieval.context import READ_CONTEXT_CHARS
+    from rag.retrieval.retriever import MODES
 
     parser.add_argument("--top-k", type=int, default=TOP_K, metavar="N", help=f"{top_k_help} (default: %(default)s)")
     parser.add_argument(

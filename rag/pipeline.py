@@ -15,15 +15,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO, TypeVar
 
-from rag.chunking import ChunkConfig
+from rag.chunking.chunker import ChunkConfig
 from rag.config import DEFAULT_DOCS, DEFAULT_INDEX, MAX_QUESTION_CHARS, TOP_K
-from rag.context import READ_CONTEXT_CHARS, Neighbours, widen
-from rag.embedding import Encoder, load_embedder
-from rag.errors import IndexUnusable, RagError, UsageError
-from rag.indexer import UpdateReport, chunking_of, expected_settings, lexical_stale, mismatch, plan, update_index
+from rag.errors import UsageError
+from rag.index.build import UpdateReport, chunking_of, fresh_index
+from rag.index.embedding import Encoder, load_embedder
+from rag.index.store import Index
 from rag.reader import DEFAULT_READER, Reader, load_reader
-from rag.retriever import MODES, Retriever
-from rag.store import Index
+from rag.retrieval.context import READ_CONTEXT_CHARS, Neighbours, widen
+from rag.retrieval.retriever import MODES, Retriever
 from rag.types import Answer, Passage, Result, accepted
 
 Cited = TypeVar("Cited", Passage, Answer)
@@ -65,7 +65,7 @@ class Pipeline:
         if retriever not in MODES:
             raise UsageError(f"unknown retriever {retriever!r}; choose one of: {', '.join(MODES)}")
         self.docs_dir, self.index_dir, self.top_k = Path(docs_dir), Path(index_dir), top_k
-        self.requested_chunking = chunking  # None: the index keeps its own (rag.indexer.chunking_of)
+        self.requested_chunking = chunking  # None: the index keeps its own (rag.index.build.chunking_of)
         self.log = log or sys.stderr
         self.embedder = embedder or load_embedder()
         self.reader = load_reader(reader, threshold) if isinstance(reader, str) else reader
@@ -78,32 +78,9 @@ class Pipeline:
 
     def refresh(self) -> UpdateReport | None:
         """Bring the index up to date with the docs folder; returns what changed, None if nothing."""
-        if self.index_dir.exists() and not self.index_dir.is_dir():
-            raise RagError(f"the index path is a file, not a folder: {self.index_dir}")
-        if self.index is None:
-            try:
-                self.index = Index.load(self.index_dir)
-            except IndexUnusable as exc:
-                if not (self.index_dir / "CURRENT").exists():
-                    print(f"{exc}; building it", file=self.log)  # otherwise update_index says why it rebuilds
-        if self.index is not None:
-            settings = expected_settings(self.embedder, self.chunking)
-            current = not mismatch(self.index.manifest, settings) and not lexical_stale(self.index.manifest)
-            if current and not plan(self.docs_dir, self.index).touched:
-                return None
-            print("index is out of date; updating it", file=self.log)
-        try:
-            self.index, report = update_index(
-                self.docs_dir, self.index_dir, self.embedder, self.requested_chunking, old=self.index, log=self.log
-            )
-        except OSError as exc:  # a read-only folder, a full disk: the previous index still answers
-            if self.index is None:
-                raise RagError(f"cannot build the index in {self.index_dir}: {exc.strerror or exc}") from None
-            why = exc.strerror or str(exc)
-            print(f"warning: cannot update the index in {self.index_dir} ({why}); answering from the previous one",
-                  file=self.log)  # fmt: skip
-            return None
-        print(f"indexed {self.docs_dir}: {report.summary()}", file=self.log)
+        self.index, report = fresh_index(
+            self.docs_dir, self.index_dir, self.embedder, self.requested_chunking, current=self.index, log=self.log
+        )
         return report
 
     @property
@@ -127,7 +104,7 @@ class Pipeline:
         return item if page is None or page == item.page else replace(item, page=page)
 
     def reading(self, passages: Sequence[Passage]) -> list[Passage]:
-        """The text the reader reads for ``passages``: widened into neighbouring chunks (``rag.context``)."""
+        """The text the reader reads for ``passages``: widened into neighbouring chunks (``rag.retrieval.context``)."""
         if self.index is None or self.read_context <= 0:
             return list(passages)
         if self._neighbours is None or self._neighbours[0] is not self.index:

@@ -3,7 +3,7 @@
 Offsets are Python ``str`` indices into a document's full text, end exclusive, so that
 ``document.text[span.start:span.end]`` is always the cited text. For .txt and .md that text is
 the file as stored; for .html, .pdf and .docx it is the text extracted from the file
-(``rag.formats``), which the index keeps.
+(``rag.documents.formats``), which the index keeps.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ set -eu
 cd "$(dirname "$0")/.."
 OUTPUT=${1:-.cache/reader-next}
 WORK=${WORK:-.cache/reader-train-next}
-exec .venv/bin/python -m rag.reader.train --init-from rag/models/reader \
+exec .venv/bin/python -m rag.training.train --init-from rag/models/reader \
   --max-length 192 --stride 64 --freeze-layers 0 \
   --negative-ratio 0.3 --deleted-negative-ratio 0.5 --cross-negative-ratio 0.1 \
   --lr 3e-5 --warmup 0.03 --batch-size 16 --threads 1 --bf16 --epochs 1 --max-steps ${STEPS:-4000} \

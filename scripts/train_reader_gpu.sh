@@ -2,7 +2,7 @@
 # Train the neural reader on one large GPU (bf16) on all of the training data, in under 10 minutes,
 # and export it as a Hugging Face QA folder. Nothing else in the project needs a GPU.
 #
-#   sh scripts/train_reader_gpu.sh [OUTPUT_DIR] [extra rag.reader.train flags]
+#   sh scripts/train_reader_gpu.sh [OUTPUT_DIR] [extra rag.training.train flags]
 #
 # OUTPUT_DIR defaults to .cache/reader-gpu; copy it to rag/models/reader only after its held-out numbers
 # (OUTPUT_DIR/summary.json) and the evals in eval/RESULTS.md say so. Environment:
@@ -20,7 +20,7 @@ PY=${PYTHON:-python3}
 OUTPUT=${1:-.cache/reader-gpu}
 [ $# -gt 0 ] && shift
 export RAG_BASE_MODEL="${BASE:-rag/models/reader}" PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=true
-exec "$PY" -m rag.reader.train --device cuda --bf16 --threads 8 --init-from "$RAG_BASE_MODEL" \
+exec "$PY" -m rag.training.train --device cuda --bf16 --threads 8 --init-from "$RAG_BASE_MODEL" \
   --data-dir "${DATA:-../shared/data/train}" --max-length 256 --stride 96 --freeze-layers 0 \
   --negative-ratio 0.3 --deleted-negative-ratio 0.5 --cross-negative-ratio 0.1 \
   --file-caps qamr_dev.json=12000 qamr_test.json=12000 \

@@ -19,7 +19,7 @@ SHARED = ROOT.parent / "shared"
 
 @pytest.fixture(scope="session")
 def embedder():
-    from rag.embedding import load_embedder
+    from rag.index.embedding import load_embedder
 
     return load_embedder()
 

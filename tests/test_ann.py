@@ -1,4 +1,4 @@
-"""rag.ann: index type by size, recall against exact search, reconstruction, parameters after a round trip."""
+"""rag.index.ann: index type by size, recall against exact search, reconstruction, parameters after a round trip."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import faiss
 import numpy as np
 import pytest
 
-from rag import ann
+from rag.index import ann
 
 DIM = 64
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rag.ask import main as ask_main
-from rag.documents import text_of
+from rag.documents.folder import text_of
 
 from .conftest import ROOT, SEED_FILE, SEEDS
 

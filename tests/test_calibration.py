@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rag.reader.evaluate import calibrate
+from rag.training.heldout import calibrate
 
 
 def brute_force(pos: list[tuple[float, float]], neg: list[float]) -> tuple[float, float]:

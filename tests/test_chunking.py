@@ -3,8 +3,8 @@
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.chunking import ChunkConfig, _is_word_start, chunk_document, token_boundaries, token_windows
-from rag.documents import make_document
+from rag.chunking.chunker import ChunkConfig, _is_word_start, chunk_document, token_boundaries, token_windows
+from rag.documents.folder import make_document
 from rag.types import Span
 
 from .conftest import SEED_FILE, SEEDS

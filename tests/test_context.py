@@ -3,9 +3,9 @@
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.chunking import ChunkConfig, chunk_document
-from rag.context import Neighbours, merge, widen
-from rag.documents import make_document
+from rag.chunking.chunker import ChunkConfig, chunk_document
+from rag.documents.folder import make_document
+from rag.retrieval.context import Neighbours, merge, widen
 from rag.types import Passage
 
 from .test_chunking import texts
@@ -88,7 +88,7 @@ def test_widening_any_text_keeps_the_offsets_invariant(text, chars, picks):
 
 
 def test_pipeline_reads_widened_passages_but_cites_the_retrieved_ones(seed_pipeline):
-    from rag.documents import text_of
+    from rag.documents.folder import text_of
 
     from .conftest import SEEDS
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.documents import content_spans, decode, is_chrome, load_documents, text_of
+from rag.documents.folder import content_spans, decode, is_chrome, load_documents, text_of
 from rag.errors import UsageError
 
 from .conftest import SEED_FILE, SEEDS

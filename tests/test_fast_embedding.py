@@ -1,4 +1,4 @@
-"""rag.fast_embedding gives the reference embedder's vectors (ONNX Runtime instead of sentence-transformers)."""
+"""rag.index.onnx_embedding gives the reference embedder's vectors (ONNX Runtime instead of sentence-transformers)."""
 
 from __future__ import annotations
 
@@ -20,14 +20,14 @@ TEXTS = [
 @pytest.fixture(scope="module")
 def reference():
     """sentence-transformers on torch, the vectors every backend must reproduce."""
-    from rag.embedding import load_embedder
+    from rag.index.embedding import load_embedder
 
     return load_embedder(backend="torch")
 
 
 @pytest.fixture(scope="module")
 def fast(tmp_path_factory):
-    from rag.fast_embedding import FastEmbedder
+    from rag.index.onnx_embedding import FastEmbedder
 
     return FastEmbedder(cache_dir=tmp_path_factory.mktemp("onnx"))
 
@@ -48,7 +48,7 @@ def test_empty_input(fast) -> None:
 
 
 def test_export_is_cached(fast) -> None:
-    from rag.fast_embedding import export_onnx, model_dir
+    from rag.index.onnx_embedding import export_onnx, model_dir
 
     files = list(fast.cache_dir.glob("*.onnx"))
     assert len(files) == 1
@@ -56,20 +56,20 @@ def test_export_is_cached(fast) -> None:
 
 
 def test_default_backend_is_onnx(embedder) -> None:
-    from rag.fast_embedding import FastEmbedder
+    from rag.index.onnx_embedding import FastEmbedder
 
     assert isinstance(embedder, FastEmbedder)
 
 
 def test_falls_back_to_torch_when_onnx_fails(monkeypatch, reference) -> None:
-    import rag.fast_embedding
-    from rag.embedding import Embedder, load_embedder
+    import rag.index.onnx_embedding
     from rag.errors import RagError
+    from rag.index.embedding import Embedder, load_embedder
 
     def broken(*args, **kwargs):
         raise PermissionError("read-only cache")
 
-    monkeypatch.setattr(rag.fast_embedding, "FastEmbedder", broken)
+    monkeypatch.setattr(rag.index.onnx_embedding, "FastEmbedder", broken)
     assert isinstance(load_embedder.__wrapped__(backend="auto"), Embedder)
     with pytest.raises(RagError, match="ONNX Runtime embedder is unavailable: read-only cache"):
         load_embedder.__wrapped__(backend="onnx")

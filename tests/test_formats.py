@@ -12,12 +12,12 @@ import pytest
 
 from rag.ask import format_human
 from rag.ask import main as ask_main
-from rag.documents import content_spans, load_documents, text_of
+from rag.documents.folder import content_spans, load_documents, text_of
+from rag.documents.formats import PAGE_SEPARATOR, docx_text, extract, html_text, pdf_text
 from rag.errors import IndexUnusable
-from rag.formats import PAGE_SEPARATOR, docx_text, extract, html_text, pdf_text
-from rag.indexer import update_index
+from rag.index.build import update_index
+from rag.index.store import Index
 from rag.pipeline import Pipeline
-from rag.store import Index
 
 from .builders import make_docx, make_pdf
 

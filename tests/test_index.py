@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from rag.errors import IndexUnusable
-from rag.index import main as index_main
-from rag.indexer import update_index
-from rag.store import Index, indexed_text
+from rag.index.__main__ import main as index_main
+from rag.index.build import update_index
+from rag.index.store import Index, indexed_text
 
 from .conftest import SEED_FILE
 
@@ -106,7 +106,7 @@ def test_interrupted_build_leaves_previous_index_usable(docs, tmp_path, embedder
     def crash(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("rag.store.faiss.write_index", crash)
+    monkeypatch.setattr("rag.index.store.faiss.write_index", crash)
     with pytest.raises(KeyboardInterrupt):
         update_index(docs, index_dir, embedder)
     monkeypatch.undo()
@@ -182,7 +182,7 @@ def test_index_cli(docs, tmp_path, capsys, embedder):
 
 
 def test_large_corpus_gets_an_approximate_index_recorded_in_the_manifest(docs, tmp_path, embedder, monkeypatch):
-    monkeypatch.setattr("rag.ann.EXACT_MAX_VECTORS", 3)  # the seed document alone has more chunks
+    monkeypatch.setattr("rag.index.ann.EXACT_MAX_VECTORS", 3)  # the seed document alone has more chunks
     index_dir = tmp_path / "index"
     built, _ = update_index(docs, index_dir, embedder)
     assert built.manifest["index_type"] == "hnsw-ip" and built.manifest["index_params"]["efSearch"] > 0
@@ -208,7 +208,7 @@ def test_index_built_from_other_texts_is_rebuilt_with_a_reason(docs, tmp_path, e
 def test_stale_bm25_settings_rebuild_bm25_only(docs, tmp_path, embedder):
     """A BM25 built with an older version's k1/b is rebuilt from the chunks; no chunk is embedded again."""
 
-    from rag.lexical import KIND
+    from rag.index.lexical import KIND
     from rag.pipeline import Pipeline
 
     index_dir = tmp_path / "index"

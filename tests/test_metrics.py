@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.metrics import (
+from rag.eval.metrics import (
     abstention_summary,
     contains_answer,
     exact_match,

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from rag.reader import data
 from rag.reader.neural import MODEL_DIR, NeuralReader
 from rag.reader.windows import encode
+from rag.training import data
 from rag.types import Passage
 
 from .conftest import ROOT, SEED_FILE, SEEDS
@@ -62,7 +62,7 @@ def test_training_smoke_loss_falls(tokenizer):
     from transformers import get_linear_schedule_with_warmup
 
     from rag.reader.model import SpanModel
-    from rag.reader.train import TrainConfig, features, train_step
+    from rag.training.train import TrainConfig, features, train_step
 
     torch.manual_seed(0)
     facts = [("Who founded Acme?", "Acme was founded by Maria Lopez in 1990.", "Maria Lopez"),
@@ -133,7 +133,7 @@ needs_weights = pytest.mark.skipif(
 
 @needs_weights
 def test_shipped_weights_slice_exactly_and_abstain_off_topic(seed_pipeline):
-    from rag.documents import text_of
+    from rag.documents.folder import text_of
 
     reader = NeuralReader()
     answer = reader.read(SEED_QUESTION, seed_pipeline.retriever.search(SEED_QUESTION, 5))
@@ -148,7 +148,7 @@ def test_shipped_weights_slice_exactly_and_abstain_off_topic(seed_pipeline):
 @needs_weights
 def test_shipped_weights_answer_seed_questions(seed_pipeline):
     """The design card's example, and a date, with exact offsets and above the threshold."""
-    from rag.documents import text_of
+    from rag.documents.folder import text_of
 
     reader = NeuralReader()
     for question, expected in (
@@ -285,7 +285,7 @@ def test_near_miss_negatives_drop_the_answer_sentence_only():
 
 def test_a_run_can_start_from_exported_weights_or_a_checkpoint(tmp_path):
     from rag.reader.model import SpanModel, export
-    from rag.reader.train import initial_weights
+    from rag.training.train import initial_weights
 
     model = SpanModel()
     export(model, tmp_path, {})

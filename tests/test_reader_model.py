@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from rag.ask import main as ask_main
-from rag.documents import text_of
+from rag.documents.folder import text_of
 from rag.errors import UsageError
 from rag.reader.folder import SETTINGS
 from rag.reader.hf import load_folder
@@ -98,7 +98,7 @@ def test_bad_folders_are_one_line_and_exit_2(docs, tmp_path, tiny_bert_qa, capsy
 
 
 def test_eval_records_the_model_folder(docs, tmp_path, tiny_bert_qa, capsys):
-    from rag.eval import main as eval_main
+    from rag.eval.__main__ import main as eval_main
 
     gold = tmp_path / "gold.jsonl"
     line = {"id": "q1", "question": "who supplies GPUs in the deal?", "answers": ["CoreWeave"], "unanswerable": False}

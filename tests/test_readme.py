@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import re
 
@@ -43,3 +45,16 @@ def test_json_example(tmp_path, capsys):
         k: top[k] for k in ("source", "start", "end", "page")
     }
     assert round(got["passages"][0]["score"], 3) == top["score"]
+
+
+def test_command_table_is_generated_from_help():
+    """The README's command table is what scripts/readme_commands.py makes from each command's --help."""
+    spec = importlib.util.spec_from_file_location("readme_commands", ROOT / "scripts" / "readme_commands.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.rendered(README) == README, "run: python scripts/readme_commands.py"
+    for name in module.COMMANDS:  # every flag of every command is in its row
+        parser = importlib.import_module(name).build_parser()
+        flags = {s for a in parser._actions for s in a.option_strings if s.startswith("--") and s != "--help"}
+        row = next(line for line in README.splitlines() if line.startswith(f"| `{parser.prog} "))
+        assert all(flag in row for flag in flags), (name, flags)

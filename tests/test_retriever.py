@@ -3,9 +3,9 @@
 import pytest
 
 from rag.errors import UsageError
-from rag.indexer import update_index
-from rag.lexical import title_of
-from rag.retriever import Retriever
+from rag.index.build import update_index
+from rag.index.lexical import title_of
+from rag.retrieval.retriever import Retriever
 
 DOCS = {
     "parts/catalogue.txt": "Part XR-7731 is a titanium flange rated for 40 bar. It ships in boxes of ten.",

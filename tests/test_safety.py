@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.documents import load_documents, path_of, text_of
-from rag.indexer import update_index
+from rag.documents.folder import load_documents, path_of, text_of
+from rag.index.build import update_index
 
 from .conftest import SEED_FILE
 
@@ -123,7 +123,7 @@ def test_deeply_nested_docx_is_skipped_not_a_recursion_error(docs, tmp_path, emb
     nested = W + b"<w:sdt>" * 100_000 + b"<w:p><w:r><w:t>deep</w:t></w:r></w:p>" + b"</w:sdt>" * 100_000
     (docs / "deep.docx").write_bytes(docx_of(nested + b"</w:body></w:document>"))
     assert len((docs / "deep.docx").read_bytes()) < 10_000
-    from rag.formats import docx_text
+    from rag.documents.formats import docx_text
 
     assert docx_text((docs / "deep.docx").read_bytes()) == "deep"  # read without recursion
     index, report = update_index(docs, tmp_path / "index", embedder)
@@ -142,7 +142,7 @@ def test_deeply_nested_docx_is_skipped_not_a_recursion_error(docs, tmp_path, emb
 def test_zip_bombs_in_docx_are_refused_with_a_reason(docs, tmp_path, embedder, capsys, document, header, reason):
     import resource
 
-    from rag.formats import docx_text
+    from rag.documents.formats import docx_text
 
     bomb = docx_of(document, header)
     assert len(bomb) < 300_000
@@ -161,7 +161,7 @@ def test_concurrent_builders_take_turns_and_leave_one_complete_index(docs, tmp_p
     import subprocess
     import sys
 
-    from rag.store import Index
+    from rag.index.store import Index
 
     from .conftest import ROOT
 
@@ -185,7 +185,7 @@ def test_a_second_builder_waits_and_says_so(tmp_path):
     import threading
     import time
 
-    from rag.store import build_lock
+    from rag.index.store import build_lock
 
     order: list[str] = []
     held = threading.Event()
@@ -222,8 +222,8 @@ def test_an_index_that_cannot_be_written_leaves_the_previous_one_answering(docs,
     import errno
     import io
 
+    from rag.index.store import Index
     from rag.pipeline import Pipeline
-    from rag.store import Index
 
     log = io.StringIO()
     pipe = Pipeline(docs, tmp_path / "index", reader="baseline", embedder=embedder, log=log)
@@ -270,8 +270,8 @@ def test_utf16_is_read_and_a_bom_stays_out_of_passages(docs, tmp_path, embedder,
 
 
 def test_a_very_long_run_of_text_is_chunked_piece_by_piece_with_exact_offsets():
-    from rag.chunking import ChunkConfig, chunk_document, pieces
-    from rag.documents import make_document
+    from rag.chunking.chunker import ChunkConfig, chunk_document, pieces
+    from rag.documents.folder import make_document
     from rag.types import Span
 
     line = "The harbour of Port Elira has a lighthouse built by Tomasz Wren in 1890 and café lights. "

@@ -1,7 +1,8 @@
 """python -m ui.app: chat with your documents in the browser, every answer cited and highlighted.
 
-Serves on 127.0.0.1 only and makes no calls to the internet. The index is brought up to date and
-the models load once, at start-up; every browser session then has its own chat and settings.
+Serves on 127.0.0.1 unless --host says otherwise, and makes no calls to the internet. The index
+is built or updated and the models load once, at start-up; every browser session then has its own
+chat and settings.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import contextlib
 import logging
 import socket
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from gradio.utils import get_upload_folder as gradio_upload_folder
 
 from rag.cli import add_corpus_args, add_reader_model_arg, reader_from_args, run
 from rag.config import TOP_K
-from rag.documents import check_docs_dir
+from rag.documents.folder import check_docs_dir
 from rag.errors import RagError, UsageError
 from rag.pipeline import Pipeline
 from rag.reader import DEFAULT_READER, READERS
@@ -57,8 +59,12 @@ log = logging.getLogger("ui.app")
 Message = dict[str, str]
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m ui.app", description=__doc__.splitlines()[0].split(": ", 1)[1])
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ui.app",
+        description=textwrap.fill(" ".join(__doc__.split(": ", 1)[1].split()), 100),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_corpus_args(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=7860, help="port to serve on (default: %(default)s)")
@@ -70,7 +76,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--threshold", type=float, default=None, metavar="S", help="default abstention threshold")
     add_reader_model_arg(parser)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    args = build_parser().parse_args(argv)
     if not 1 <= args.top_k <= MAX_PASSAGES:
         raise UsageError(f"--top-k must be between 1 and {MAX_PASSAGES}")
     return args

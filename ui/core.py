@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rag.config import DOC_SUFFIXES
-from rag.documents import doc_paths
+from rag.documents.folder import doc_paths
+from rag.documents.formats import extract, is_plain
 from rag.errors import RagError, UsageError
-from rag.formats import extract, is_plain
 from rag.pipeline import Pipeline
 from rag.reader import READERS, Reader, load_reader
 from rag.types import Answer, Passage, Result, where

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 from spacy.tokens import Doc, Span
 
-from rag.embedding import Encoder, load_embedder
-from rag.nlp import load_spacy
+from rag.index.embedding import Encoder, load_embedder
 from rag.reader.answer_types import ALL_ENTITIES, expected_types
+from rag.reader.nlp import load_spacy
 from rag.types import Answer, Passage
 
 THRESHOLD = 0.24  # eval/calibrate.py on held-out training data (qed_dev.json, 300 + 300 pairs)

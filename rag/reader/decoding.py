@@ -26,8 +26,8 @@ from functools import lru_cache
 
 import regex
 
-from rag.metrics import normalize_answer
 from rag.reader.answer_types import expected_types
+from rag.text import normalize_answer
 from rag.types import Passage
 
 GRAPHEME = regex.compile(r"\X")
@@ -62,7 +62,7 @@ def grapheme_span(text: str, start: int, end: int) -> tuple[int, int]:
 @lru_cache(maxsize=4096)
 def entities(text: str) -> Entities:
     """spaCy's named entities of ``text`` as (start, end, label); cached, as passages recur."""
-    from rag.nlp import load_spacy
+    from rag.reader.nlp import load_spacy
 
     return tuple((e.start_char, e.end_char, e.label_) for e in load_spacy()(text).ents)
 

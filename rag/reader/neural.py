@@ -129,7 +129,7 @@ class NeuralReader:
         if self.config.get("score", SCORE) != SCORE:
             raise RagError(
                 f"the reader in {model_dir} was calibrated for another score ({self.config['score']}); recalibrate it: "
-                f"python -m rag.reader.train --eval-only --init-from {model_dir} --output-dir {model_dir}"
+                f"python -m rag.training.train --eval-only --init-from {model_dir} --output-dir {model_dir}"
             )
 
     def candidates(self, question: str, passages: Sequence[Passage], k: int = 5) -> list[Answer]:

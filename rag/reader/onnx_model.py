@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.fast_embedding import default_cache_dir, write_onnx
+from rag.onnx_export import default_cache_dir, write_onnx
 from rag.reader.folder import check_folder
 
 INPUTS = ("input_ids", "token_type_ids", "attention_mask", "context_mask")

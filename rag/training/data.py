@@ -10,13 +10,14 @@ teaches the near miss: the topic is right there, the fact asked for is not.
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from rag.eval.gold import read_squad
 
 WORD = re.compile(r"\w+")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -87,22 +88,16 @@ class Example:
 
 
 def load_squad(path: Path) -> list[Example]:
-    """Every question of a SQuAD v1.1 file, with its first answer as the training target."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
+    """Every answerable question of a SQuAD v1.1 file, with its first answer as the training target."""
     out = []
-    for article in data:
-        for para in article["paragraphs"]:
-            ctx = para["context"]
-            for qa in para["qas"]:
-                golds = tuple(a["text"] for a in qa["answers"])
-                first = qa["answers"][0]
-                assert ctx[first["answer_start"] : first["answer_start"] + len(first["text"])] == first["text"]
-                out.append(
-                    Example(
-                        str(qa["id"]), path.name, article.get("title", ""), qa["question"], ctx,
-                        first["text"], first["answer_start"], golds,
-                    )
-                )  # fmt: skip
+    for q in read_squad(Path(path)):
+        if not q.answers:
+            continue
+        text, start = q.answers[0]
+        if q.context[start : start + len(text)] != text:
+            raise ValueError(f"{path}: answer of question {q.qid} is not at its offset {start}")
+        golds = tuple(t for t, _ in q.answers)
+        out.append(Example(q.qid, Path(path).name, q.title, q.question, q.context, text, start, golds))
     return out
 
 

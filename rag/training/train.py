@@ -1,4 +1,4 @@
-"""Train the neural reader: ``python -m rag.reader.train [--flags]`` (``--help`` lists them).
+"""Train the neural reader: ``python -m rag.training.train [--flags]`` (``--help`` lists them).
 
 Fine-tunes the bundled MiniLM encoder + span head on SQuAD-format files (never the benchmark),
 with built negatives so it learns to abstain. Checkpoints (model, optimizer, scheduler, step) go
@@ -26,13 +26,13 @@ from pathlib import Path
 
 import torch
 
-from rag.reader import data, evaluate
 from rag.reader.model import SpanModel, export, load_tokenizer, precision, quantize, span_loss
 from rag.reader.neural import SCORE
 from rag.reader.windows import Window, collate, encode_pairs
+from rag.training import data, heldout
 
 ROOT = Path(__file__).resolve().parents[2]
-log = logging.getLogger("rag.reader.train")
+log = logging.getLogger("rag.training.train")
 
 
 @dataclass
@@ -92,7 +92,7 @@ class TrainConfig:
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    parser = argparse.ArgumentParser(prog="python -m rag.reader.train", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m rag.training.train", description=__doc__.splitlines()[0])
     for f in dataclasses.fields(TrainConfig):
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         flag = "--" + f.name.replace("_", "-")
@@ -284,7 +284,7 @@ def train(cfg: TrainConfig) -> dict:
     mode = precision({"precision": cfg.precision})
     bf16_eval = mode == "bf16" or (cfg.device != "cpu" and cfg.precision == "bf16")  # a GPU runs bf16 anyway
     eval_model = quantize(copy.deepcopy(model)) if mode == "int8" else model
-    metrics = evaluate.heldout(eval_model, tokenizer, val_ex, cfg, bf16=bf16_eval)
+    metrics = heldout.heldout(eval_model, tokenizer, val_ex, cfg, bf16=bf16_eval)
     metrics["precision"] = mode
     log.info("held-out: %s", json.dumps({k: v for k, v in metrics.items() if k != "per_file"}))
     config = {
@@ -300,7 +300,7 @@ def train(cfg: TrainConfig) -> dict:
     out = Path(cfg.output_dir)
     size = export(model.to("cpu"), out, config)
     summary = {
-        "command": " ".join(["python -m rag.reader.train", *sys.argv[1:]]),
+        "command": " ".join(["python -m rag.training.train", *sys.argv[1:]]),
         "config": dataclasses.asdict(cfg),
         "data": counts,
         "train_questions": len(train_ex),
@@ -317,7 +317,7 @@ def train(cfg: TrainConfig) -> dict:
         "heldout": metrics,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    from rag.reader.card import write_card
+    from rag.training.card import write_card
 
     write_card(summary, out / "MODEL_CARD.md")
     log.info("exported %s (%.1f MB)", out, size / 1e6)

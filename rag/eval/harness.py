@@ -16,9 +16,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from rag.documents import text_of
-from rag.gold import GoldQuestion
-from rag.metrics import (
+from rag.documents.folder import text_of
+from rag.eval.gold import GoldQuestion
+from rag.eval.metrics import (
     abstention_summary,
     contains_answer,
     first_hit_rank,

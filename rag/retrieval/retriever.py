@@ -8,7 +8,7 @@ dense embeddings find paraphrases. Candidates from both are scored by the convex
 where bound is the best BM25 score the question's words could reach in this corpus (see
 ``Bm25.scores``), so both terms lie in [0, 1] and a match on a common word alone counts little.
 alpha = 0 is dense search alone, alpha = 1 BM25 alone. Both sides see the chunk with its
-document's title in front (``rag.store.indexed_text``). ALPHA was tuned with eval/tune_retrieval.py
+document's title in front (``rag.index.store.indexed_text``). ALPHA was tuned with eval/tune_retrieval.py
 on training files only, never on the benchmark: recall@1 + recall@5 summed over 2,000 questions of
 QED (Wikipedia, Natural Questions; best at 0.2-0.4), 2,000 of SQuADShifts amazon and 1,500 of
 reddit (same crowdsourcing protocol as SQuAD; best at 0.6-0.7) peaks at 0.5.
@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.embedding import Encoder
 from rag.errors import UsageError
-from rag.store import Index
+from rag.index.embedding import Encoder
+from rag.index.store import Index
 from rag.types import Passage
 
 ALPHA = 0.5

@@ -122,7 +122,7 @@ contain the answer{near_miss}{cross} ({s["built_negatives"]:,} negatives in all)
 
 ## Training
 
-`{s.get("command", "python -m rag.reader.train")}`
+`{s.get("command", "python -m rag.training.train")}`
 
 AdamW with linear warm-up and decay, gradient clipping 1.0, dynamic
 padding over length buckets. Hyper-parameters: {hp}. Steps: {s["steps"]:,} of {s["planned_steps"]:,}

@@ -8,19 +8,29 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 
-from rag.chunking import ChunkConfig
+from rag.chunking.chunker import ChunkConfig
 from rag.cli import add_corpus_args, run
 from rag.config import CHUNK_OVERLAP, CHUNK_TOKENS
-from rag.embedding import load_embedder
-from rag.indexer import update_index
+from rag.index.build import update_index
+from rag.index.embedding import load_embedder
+
+DESCRIPTION = (
+    "Build or update the search index of a folder of documents: its .txt, .md, .html/.htm, .pdf and .docx files. "
+    "Unchanged files are not re-embedded, removed files leave the index, unreadable ones are skipped with a "
+    "warning. An index keeps its chunking (128 and 24 tokens for a new one) until --chunk-tokens/--chunk-overlap "
+    "ask for another, which rebuilds it. The new index replaces the old one atomically, so an interrupted run "
+    "leaves the previous one in use; one build at a time per index folder."
+)
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m rag.index",
-        description="Build or update the search index of a folder of documents.",
+        description=textwrap.fill(DESCRIPTION, 100),
         epilog="Example: python -m rag.index --docs seeds --index index",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_corpus_args(parser)
     parser.add_argument(
@@ -37,7 +47,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="N",
         help=f"tokens shared by consecutive chunks (default: the index's own, else {CHUNK_OVERLAP})",
     )
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def _index(argv: list[str] | None) -> int:

@@ -12,10 +12,10 @@ import bisect
 import itertools
 from collections.abc import Sequence
 
-from rag.metrics import best_over_golds, exact_match, f1
-from rag.reader import data
+from rag.eval.metrics import best_over_golds, exact_match, f1
 from rag.reader.neural import predict
 from rag.reader.windows import encode
+from rag.training import data
 
 
 def best(model, tokenizer, e: data.Example, cfg, bf16: bool = False) -> tuple[str, float]:

@@ -15,14 +15,14 @@ from typing import TextIO
 
 import numpy as np
 
-from rag.chunking import ChunkConfig, chunk_document
+from rag.chunking.chunker import ChunkConfig, chunk_document
 from rag.config import TOKENIZER
-from rag.documents import check_docs_dir, doc_paths, document_from_bytes, scan, skip_warning
-from rag.embedding import Encoder
-from rag.errors import IndexUnusable
-from rag.formats import is_plain
-from rag.lexical import KIND as LEXICAL_KIND
-from rag.store import INDEXED_TEXT, Index, build_lock, indexed_text
+from rag.documents.folder import check_docs_dir, doc_paths, document_from_bytes, scan, skip_warning
+from rag.documents.formats import is_plain
+from rag.errors import IndexUnusable, RagError
+from rag.index.embedding import Encoder
+from rag.index.lexical import KIND as LEXICAL_KIND
+from rag.index.store import INDEXED_TEXT, POINTER, Index, build_lock, indexed_text
 from rag.types import Chunk, Extracted
 
 PROGRESS_MIN_CHUNKS = 64
@@ -138,6 +138,48 @@ def plan(docs_dir: Path, old: Index | None) -> UpdateReport:
             (report.changed if source in states else report.added).append(source)
     report.removed = sorted(set(states) - seen)
     return report
+
+
+def fresh_index(
+    docs_dir: Path,
+    index_dir: Path,
+    embedder: Encoder,
+    config: ChunkConfig | None = None,
+    current: Index | None = None,
+    log: TextIO | None = None,
+) -> tuple[Index, UpdateReport | None]:
+    """An index in step with ``docs_dir``: ``current`` (or the one on disk) when nothing changed,
+    else an updated one; the report says what changed (None: nothing did, or the update failed).
+
+    The one place that opens an index, decides whether it is stale and updates it. ``config`` None
+    keeps the index's own chunking. When the update cannot be written (a read-only folder, a full
+    disk) the previous index still answers, with a warning; with no previous index it is an error.
+    """
+    log = log or sys.stderr
+    if index_dir.exists() and not index_dir.is_dir():
+        raise RagError(f"the index path is a file, not a folder: {index_dir}")
+    if current is None:
+        try:
+            current = Index.load(index_dir)
+        except IndexUnusable as exc:
+            if not (index_dir / POINTER).exists():
+                print(f"{exc}; building it", file=log)  # otherwise update_index says why it rebuilds
+    if current is not None:
+        settings = expected_settings(embedder, chunking_of(current, config))
+        same_settings = not mismatch(current.manifest, settings) and not lexical_stale(current.manifest)
+        if same_settings and not plan(docs_dir, current).touched:
+            return current, None
+        print("index is out of date; updating it", file=log)
+    try:
+        index, report = update_index(docs_dir, index_dir, embedder, config, old=current, log=log)
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        if current is None:
+            raise RagError(f"cannot build the index in {index_dir}: {why}") from None
+        print(f"warning: cannot update the index in {index_dir} ({why}); answering from the previous one", file=log)
+        return current, None
+    print(f"indexed {docs_dir}: {report.summary()}", file=log)
+    return index, report
 
 
 def update_index(

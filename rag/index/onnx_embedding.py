@@ -1,20 +1,17 @@
-"""The same sentence embeddings as rag.embedding, computed with ONNX Runtime: faster on CPU, same vectors.
+"""The same sentence embeddings as rag.index.embedding, computed with ONNX Runtime: faster on CPU, same vectors.
 
 The bundled all-MiniLM-L6-v2 weights are exported once to ONNX (mean pooling and L2 normalisation
 inside the graph) with torch's TorchScript exporter and cached in ``cache_dir`` (default
 ``$RAG_CACHE`` or ``~/.cache/rag-extractive``), under a name that includes a hash of the weights.
 Texts are tokenised with the model's fast tokenizer exactly as sentence-transformers does
 (lower-cased word pieces, at most 256 per text, padded to the longest in the batch), and batches are
-sorted by length. Vectors match ``rag.embedding.Embedder`` to a cosine above 0.9999
+sorted by length. Vectors match ``rag.index.embedding.Embedder`` to a cosine above 0.9999
 (tests/test_fast_embedding.py; bench/RESULTS.md, "Embedding throughput").
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import uuid
-import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,13 +19,10 @@ import numpy as np
 
 from rag.config import EMBEDDING_MODEL, set_offline_env
 from rag.errors import RagError
+from rag.onnx_export import default_cache_dir, write_onnx
 
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("RAG_CACHE") or Path.home() / ".cache" / "rag-extractive")
 
 
 def model_dir() -> Path:
@@ -112,24 +106,6 @@ def export_onnx(source: Path, cache_dir: Path) -> Path:
     axes = {**{n: {0: "batch", 1: "tokens"} for n in INPUTS}, "embedding": {0: "batch"}}
     write_onnx(model, tuple(torch.tensor(example[n]) for n in INPUTS), path, INPUTS, ("embedding",), axes)
     return path
-
-
-def write_onnx(model, example: tuple, path: Path, inputs: tuple, outputs: tuple, axes: dict) -> None:
-    """Trace ``model`` on ``example`` into ``path`` atomically (a crash leaves no half-written file)."""
-    import torch
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{uuid.uuid4().hex}.onnx"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracer warnings about shape-dependent Python code in transformers
-            torch.onnx.export(
-                model, example, str(tmp), input_names=list(inputs), output_names=list(outputs),
-                dynamic_axes=axes, opset_version=17, dynamo=False,
-            )  # fmt: skip
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 @lru_cache(maxsize=2)

@@ -8,22 +8,12 @@ abstained and 0 otherwise, and an abstained answerable question scores 0.
 
 from __future__ import annotations
 
-import re
-import string
 from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
 
-PUNCTUATION = set(string.punctuation)
-ARTICLES = re.compile(r"\b(a|an|the)\b")
-
-
-def normalize_answer(text: str) -> str:
-    text = text.lower()
-    text = "".join(ch for ch in text if ch not in PUNCTUATION)
-    text = ARTICLES.sub(" ", text)
-    return " ".join(text.split())
+from rag.text import normalize_answer
 
 
 def exact_match(prediction: str, gold: str) -> float:

@@ -1,0 +1,9 @@
+"""Stage 1, documents in: a docs folder read safely into ``Document``s, each file's text the one its offsets refer to.
+
+``folder`` finds the files (never one outside the docs folder) and marks page chrome; ``formats``
+turns a file's bytes into text by kind (.txt/.md as stored, .html, .pdf, .docx).
+"""
+
+from rag.documents.folder import check_docs_dir, load_documents, path_of, scan, text_of
+
+__all__ = ["check_docs_dir", "load_documents", "path_of", "scan", "text_of"]
