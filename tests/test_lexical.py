@@ -74,6 +74,12 @@ def test_an_empty_index_scores_nothing():
     assert Bm25.build([]).scores("harbour").shape == (0,)
 
 
+def test_rows_without_a_content_word_score_zero():
+    bm25 = Bm25.build(["", "the of and", "harbour"])
+    assert bm25.size == 3 and list(bm25.scores("harbour")) == [0.0, 0.0, 1.0]
+    assert not Bm25.build(["", "the"]).scores("harbour").any()
+
+
 def test_save_and_load_keep_the_scores(tmp_path):
     bm25 = Bm25.build(DOCS)
     bm25.save(tmp_path / "bm25")
@@ -85,3 +91,26 @@ def test_title_of_turns_a_path_into_words():
     assert title_of("010-Super_Bowl_50/0003.txt") == "Super Bowl 50"
     assert title_of("openai-google-cloud-partnership.txt") == "openai google cloud partnership"
     assert title_of("010-Super_Bowl_50/notes.md") == "Super Bowl 50 notes"
+
+
+def test_built_a_batch_at_a_time_it_scores_as_bm25s_own_index():
+    import random
+
+    import bm25s
+
+    from rag.index.lexical import Bm25Builder
+
+    rng = random.Random(0)
+    words = [f"w{i}" for i in range(300)]
+    texts = [" ".join(rng.choices(words, k=rng.randint(1, 40))) for _ in range(500)]
+    builder = Bm25Builder()
+    for i in range(0, len(texts), 64):
+        builder.add(texts[i : i + 64])
+    mine = builder.finish()
+    reference = bm25s.BM25(k1=K1, b=B, method="lucene")
+    reference.index(tokenize(texts), show_progress=False)
+    for query in ("w1 w2 w3", "w299", "w10 w10 w200 w7"):
+        ids = tokenize([query])[0]
+        got = mine.model.get_scores([mine.model.vocab_dict[w] for w in ids])
+        want = reference.get_scores([reference.vocab_dict[w] for w in ids])
+        assert np.allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -222,7 +222,7 @@ def test_an_index_that_cannot_be_written_leaves_the_previous_one_answering(docs,
     import errno
     import io
 
-    from rag.index.store import Index
+    from rag.index.store import BuildWriter
     from rag.pipeline import Pipeline
 
     log = io.StringIO()
@@ -230,10 +230,10 @@ def test_an_index_that_cannot_be_written_leaves_the_previous_one_answering(docs,
     pipe.refresh()
     (docs / "new.txt").write_text("The lighthouse keeper is Tomasz Wren.\n", encoding="utf-8")
 
-    def full_disk(self, index_dir):
+    def full_disk(self, manifest):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(Index, "save", full_disk)
+    monkeypatch.setattr(BuildWriter, "finish", full_disk)
     assert pipe.refresh() is None
     assert "warning: cannot update the index" in log.getvalue() and "No space left on device" in log.getvalue()
     result = pipe.ask("who supplies GPUs in the deal?")

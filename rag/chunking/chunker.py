@@ -164,12 +164,15 @@ def pieces(text: str, span: Span, limit: int = PIECE_CHARS) -> Iterator[Span]:
     yield Span(start, span.end)
 
 
+def iter_chunks(doc: Document, config: ChunkConfig | None = None) -> Iterator[Chunk]:
+    """The chunks of one document's content, in order, one piece of text at a time (bounded memory)."""
+    config = config or ChunkConfig()
+    for span in doc.content:
+        for piece in pieces(doc.text, span):
+            for start, end, n_tokens in chunk_span(doc.text, piece, config):
+                yield Chunk(doc.source, start, end, doc.text[start:end], n_tokens)
+
+
 def chunk_document(doc: Document, config: ChunkConfig | None = None) -> list[Chunk]:
     """All chunks of one document's content, in order."""
-    config = config or ChunkConfig()
-    return [
-        Chunk(doc.source, start, end, doc.text[start:end], n_tokens)
-        for span in doc.content
-        for piece in pieces(doc.text, span)
-        for start, end, n_tokens in chunk_span(doc.text, piece, config)
-    ]
+    return list(iter_chunks(doc, config))

@@ -64,8 +64,8 @@ def _index(argv: list[str] | None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    index, report = update_index(args.docs, args.index, load_embedder(), config)
-    print(f"{args.index}: {len(index.chunks)} chunks from {len(index.manifest['files'])} files ({report.summary()})")
+    _, report = update_index(args.docs, args.index, load_embedder(), config, load=False)
+    print(f"{args.index}: {report.chunks} chunks from {report.files} files ({report.summary()})")
     return 0
 
 

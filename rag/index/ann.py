@@ -45,6 +45,23 @@ def ivf_lists(n: int) -> int:
     return max(1, min(lists, n // 39))
 
 
+def new_index(kind: str, dim: int, **params: int) -> tuple[faiss.Index, dict[str, Any]]:
+    """An empty exact or HNSW index, ready for ``add`` a block at a time, and its parameters."""
+    if kind == FLAT:
+        return faiss.IndexFlatIP(dim), {"index_type": FLAT}
+    if kind == HNSW:
+        info = {
+            "index_type": HNSW,
+            "M": params.get("M", HNSW_M),
+            "efConstruction": params.get("efConstruction", HNSW_EF_CONSTRUCTION),
+            "efSearch": params.get("efSearch", HNSW_EF_SEARCH),
+        }
+        index = faiss.IndexHNSWFlat(dim, info["M"], faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = info["efConstruction"]
+        return index, info
+    raise ValueError(f"an index of type {kind!r} cannot be built a block at a time; choose {FLAT} or {HNSW}")
+
+
 def build(
     vectors: np.ndarray, dim: int | None = None, kind: str | None = None, **params: int
 ) -> tuple[faiss.Index, dict[str, Any]]:
@@ -59,27 +76,17 @@ def build(
     if x.ndim != 2 or x.shape[1] != d:
         raise ValueError(f"vectors must have shape (n, {d}), got {x.shape}")
     kind = kind or kind_for(len(x))
-    if kind == FLAT:
-        index: faiss.Index = faiss.IndexFlatIP(d)
-        info: dict[str, Any] = {"index_type": FLAT}
-    elif kind == HNSW:
-        info = {
-            "index_type": HNSW,
-            "M": params.get("M", HNSW_M),
-            "efConstruction": params.get("efConstruction", HNSW_EF_CONSTRUCTION),
-            "efSearch": params.get("efSearch", HNSW_EF_SEARCH),
-        }
-        index = faiss.IndexHNSWFlat(d, info["M"], faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = info["efConstruction"]
-    elif kind == IVF:
-        info = {
+    if kind == IVF:
+        info: dict[str, Any] = {
             "index_type": IVF,
             "nlist": params.get("nlist", ivf_lists(len(x))),
             "nprobe": params.get("nprobe", IVF_NPROBE),
         }
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, info["nlist"], faiss.METRIC_INNER_PRODUCT)
+        index: faiss.Index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, info["nlist"], faiss.METRIC_INNER_PRODUCT)
         index.train(_sample(x, info["nlist"] * IVF_TRAIN_PER_LIST))
         index.make_direct_map()  # so reconstruct_n / reconstruct_batch work
+    elif kind in (FLAT, HNSW):
+        index, info = new_index(kind, d, **params)
     else:
         raise ValueError(f"unknown index type {kind!r}; choose one of: {FLAT}, {HNSW}, {IVF}")
     if len(x):

@@ -8,24 +8,26 @@ reading it; otherwise its SHA-256 decides. Unchanged files keep their stored vec
 from __future__ import annotations
 
 import hashlib
+import itertools
 import sys
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-import numpy as np
-
-from rag.chunking.chunker import ChunkConfig, chunk_document
+from rag.chunking.chunker import ChunkConfig, iter_chunks
 from rag.config import TOKENIZER
 from rag.documents.folder import check_docs_dir, doc_paths, document_from_bytes, scan, skip_warning
 from rag.documents.formats import is_plain
 from rag.errors import IndexUnusable, RagError
 from rag.index.embedding import Encoder
 from rag.index.lexical import KIND as LEXICAL_KIND
-from rag.index.store import INDEXED_TEXT, POINTER, Index, build_lock, indexed_text
+from rag.index.store import INDEXED_TEXT, POINTER, BuildWriter, Index, build_lock, indexed_text
 from rag.types import Chunk, Extracted
 
-PROGRESS_MIN_CHUNKS = 64
+EMBED_BATCH = 256  # chunks embedded and written at a time: the build's memory does not grow with a file
+PROGRESS_EVERY_S = 15.0
 
 
 @dataclass
@@ -48,6 +50,8 @@ class UpdateReport:
     unchanged: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     embedded_chunks: int = 0
+    chunks: int = 0  # in the index now
+    files: int = 0  # in its manifest (skipped ones included)
     rebuilt_because: str = ""
     lexical_rebuilt: bool = False  # BM25 re-indexed with this version's settings, vectors reused
 
@@ -189,11 +193,14 @@ def update_index(
     config: ChunkConfig | None = None,
     old: Index | None = None,
     log: TextIO | None = None,
-) -> tuple[Index, UpdateReport]:
+    load: bool = True,
+) -> tuple[Index | None, UpdateReport]:
     """Index ``docs_dir`` into ``index_dir``, reusing ``old`` (or what is on disk) where valid.
 
     ``config`` None keeps the existing index's chunking (``chunking_of``). One builder at a time per
-    index folder (``store.build_lock``); a second one waits, then starts from what the first built."""
+    index folder (``store.build_lock``); a second one waits, then starts from what the first built.
+    The index is written as it is built (``store.BuildWriter``); ``load`` False returns None instead
+    of loading a new build back (the command line only reports on it)."""
     log = log or sys.stderr
     check_docs_dir(docs_dir)
     with build_lock(index_dir, log) as waited:
@@ -204,7 +211,10 @@ def update_index(
             except IndexUnusable as exc:
                 if old is None and (index_dir / "CURRENT").exists():
                     unusable = str(exc)
-        return _update_index(docs_dir, index_dir, embedder, chunking_of(old, config), old, log, unusable)
+        report, written = _update_index(docs_dir, index_dir, embedder, chunking_of(old, config), old, log, unusable)
+    if not written:
+        return old, report
+    return (Index.load(index_dir) if load else None), report
 
 
 def _update_index(
@@ -215,8 +225,9 @@ def _update_index(
     old: Index | None,
     log: TextIO,
     unusable: str,
-) -> tuple[Index, UpdateReport]:
-    """``update_index`` under the build lock; ``unusable`` says why the index on disk could not be read."""
+) -> tuple[UpdateReport, bool]:
+    """``update_index`` under the build lock: (what changed, whether a new build was written).
+    ``unusable`` says why the index on disk could not be read."""
     settings = expected_settings(embedder, config)
     report = UpdateReport(rebuilt_because=unusable)
     if old is not None and (why := mismatch(old.manifest, settings)):
@@ -224,69 +235,99 @@ def _update_index(
     report.lexical_rebuilt = old is not None and lexical_stale(old.manifest)
     if report.rebuilt_because:
         print(f"rebuilding index: {report.rebuilt_because}", file=log)
-
     states = _old_states(old)
-    files: dict[str, dict] = {}
-    chunks: list[Chunk] = []
-    texts: dict[str, Extracted] = {}
-    reused: list[np.ndarray] = []
-    fresh: list[Chunk] = []
-    layout: list[tuple[str, int]] = []  # (kind, count) runs: 'old' vectors or 'new' ones
-    restamped = False
     found, refused = scan(docs_dir)
     for skip in refused:
         report.skipped[skip.source] = skip.reason
         print(skip_warning(skip.source, skip.reason), file=log)
+    if old is not None and not report.lexical_rebuilt and _nothing_to_write(found, states):
+        report.unchanged = [source for source, _ in found]
+        report.chunks, report.files = len(old.chunks), len(old.manifest.get("files", {}))
+        return report, False
+    files: dict[str, dict] = {}
+    with BuildWriter(index_dir, embedder.dim) as writer:
+        for source, path in found:
+            files[source] = _write_file(source, path, states.get(source), old, writer, embedder, config, report, log)
+        report.removed = sorted(set(states) - set(files))
+        report.chunks, report.files = writer.size, len(files)
+        writer.finish({**settings, "files": files})
+    return report, True
+
+
+def _nothing_to_write(found: list[tuple[str, Path]], states: dict[str, FileState]) -> bool:
+    """True when the files are those the index has, each with the size and time it saw: no new build is
+    needed. (A file touched but not changed is written again, so that its new time is recorded.)"""
+    if {source for source, _ in found} != set(states):
+        return False
     for source, path in found:
-        state = states.get(source)
-        unchanged, data = _is_unchanged(path, state)
-        if unchanged and state is not None and old is not None:
-            report.unchanged.append(source)
-            old_chunks = old.chunks[state.first : state.first + state.count]
-            stat = path.stat()
-            restamped |= stat.st_mtime_ns != state.mtime_ns  # touched, same bytes
-            files[source] = {**vars(state), "first": len(chunks), "mtime_ns": stat.st_mtime_ns}
-            chunks.extend(old_chunks)
-            if source in old.texts:
-                texts[source] = old.texts[source]
-            reused.append(old.vectors_of(state.first, state.count))
-            layout.append(("old", state.count))
-            continue
-        (report.changed if state is not None else report.added).append(source)
-        data = path.read_bytes() if data is None else data
-        stat = path.stat()
-        entry = FileState(stat.st_size, stat.st_mtime_ns, hashlib.sha256(data).hexdigest())
-        try:
-            doc = document_from_bytes(source, data, entry.sha256)
-        except ValueError as exc:
-            entry.skipped = report.skipped[source] = str(exc)
-            print(skip_warning(source, str(exc)), file=log)
-            files[source] = vars(entry)
-            continue
-        if not is_plain(source):
-            texts[source] = Extracted(doc.text, doc.pages)
-        doc_chunks = chunk_document(doc, config)
-        entry.first, entry.count = len(chunks), len(doc_chunks)
-        files[source] = vars(entry)
-        chunks.extend(doc_chunks)
-        fresh.extend(doc_chunks)
-        layout.append(("new", len(doc_chunks)))
-    report.removed = sorted(set(states) - set(files))
+        stat, state = path.stat(), states[source]
+        if (stat.st_size, stat.st_mtime_ns) != (state.size, state.mtime_ns):
+            return False
+    return True
 
-    new_vectors = embedder.encode([indexed_text(c) for c in fresh], progress=len(fresh) >= PROGRESS_MIN_CHUNKS)
-    report.embedded_chunks = len(fresh)
-    parts, i_old, i_new = [], 0, 0
-    for kind, count in layout:
-        if kind == "old":
-            parts.append(reused[i_old])
-            i_old += 1
-        else:
-            parts.append(new_vectors[i_new : i_new + count])
-            i_new += count
-    vectors = np.concatenate(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
 
-    if old is not None and not report.touched and not restamped:
-        return old, report
-    index = Index.build({**settings, "files": files}, chunks, vectors, texts)
-    index.save(index_dir)
-    return index, report
+def batches(items: Iterable[Chunk], size: int) -> Iterator[list[Chunk]]:
+    """``items`` in lists of ``size`` (the last one shorter), drawn lazily."""
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def _write_file(
+    source: str,
+    path: Path,
+    state: FileState | None,
+    old: Index | None,
+    writer: BuildWriter,
+    embedder: Encoder,
+    config: ChunkConfig,
+    report: UpdateReport,
+    log: TextIO,
+) -> dict:
+    """Add one file's chunks and vectors to the build (stored ones when it is unchanged); its manifest entry."""
+    unchanged, data = _is_unchanged(path, state)
+    stat = path.stat()
+    if unchanged and state is not None and old is not None:
+        report.unchanged.append(source)
+        first = writer.size
+        for lo in range(0, state.count, EMBED_BATCH):
+            n = min(EMBED_BATCH, state.count - lo)
+            writer.add(old.chunks[state.first + lo : state.first + lo + n], old.vectors_of(state.first + lo, n))
+        if source in old.texts:
+            writer.add_text(source, old.texts[source])
+        return {**vars(state), "first": first, "mtime_ns": stat.st_mtime_ns}
+    (report.changed if state is not None else report.added).append(source)
+    data = path.read_bytes() if data is None else data
+    entry = FileState(stat.st_size, stat.st_mtime_ns, hashlib.sha256(data).hexdigest())
+    try:
+        doc = document_from_bytes(source, data, entry.sha256)
+    except ValueError as exc:
+        entry.skipped = report.skipped[source] = str(exc)
+        print(skip_warning(source, str(exc)), file=log)
+        return vars(entry)
+    del data  # the text alone is kept while the file is chunked
+    if not is_plain(source):
+        writer.add_text(source, Extracted(doc.text, doc.pages))
+    entry.first = writer.size
+    progress = Progress(source, log)
+    for batch in batches(iter_chunks(doc, config), EMBED_BATCH):
+        writer.add(batch, embedder.encode([indexed_text(c) for c in batch]))
+        report.embedded_chunks += len(batch)
+        progress.update(writer.size - entry.first)
+    entry.count = writer.size - entry.first
+    return vars(entry)
+
+
+class Progress:
+    """A line on the log every ``every`` seconds while a large file is embedded (quiet for small ones)."""
+
+    def __init__(self, source: str, log: TextIO, every: float = PROGRESS_EVERY_S) -> None:
+        self.source, self.log, self.every = source, log, every
+        self.started = self.last = time.monotonic()
+
+    def update(self, chunks: int) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            rate = chunks / max(now - self.started, 1e-9)
+            print(f"  {self.source}: {chunks} chunks embedded ({rate:.0f}/s)", file=self.log, flush=True)
+            self.last = now

@@ -54,10 +54,9 @@ class Bm25:
 
     @classmethod
     def build(cls, texts: list[str], k1: float = K1, b: float = B) -> Bm25:
-        model = bm25s.BM25(k1=k1, b=b, method="lucene")
-        if texts:
-            model.index(tokenize(texts), show_progress=False)
-        return cls(model, len(texts))
+        builder = Bm25Builder(k1, b)
+        builder.add(texts)
+        return builder.finish()
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every row for ``query`` divided by the best score the query could reach.
@@ -90,6 +89,72 @@ class Bm25:
         if size == 0:
             return cls(bm25s.BM25(), 0)
         return cls(bm25s.BM25.load(str(folder), show_progress=False), size)
+
+
+class Bm25Builder:
+    """Builds a ``Bm25`` from texts added a batch at a time, so an index of any size never holds its
+    texts or token lists: only each row's distinct words and counts (10 bytes per pair).
+
+    Scores are Lucene's BM25, as bm25s computes them (``tests/test_lexical.py`` checks the formula):
+    ``idf * tf / (tf + k1 * (1 - b + b * len / avg_len))`` with ``idf = ln(1 + (N - df + 0.5) / (df + 0.5))``,
+    stored as bm25s's word-by-row sparse matrix (column per word), so querying is bm25s's own.
+    """
+
+    def __init__(self, k1: float = K1, b: float = B) -> None:
+        self.k1, self.b = k1, b
+        self.vocab: dict[str, int] = {}
+        self.lengths: list[np.ndarray] = []  # words per row (after stop words)
+        self.blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (row, word, count) per batch
+        self.size = 0
+
+    def add(self, texts: list[str]) -> None:
+        """Tokenise and count the words of the next rows."""
+        rows, words, counts, lengths = [], [], [], []
+        for i, tokens in enumerate(tokenize(texts) if texts else []):
+            ids = np.fromiter((self.vocab.setdefault(t, len(self.vocab)) for t in tokens), np.int32, len(tokens))
+            unique, n = np.unique(ids, return_counts=True)
+            rows.append(np.full(len(unique), self.size + i, dtype=np.int32))
+            words.append(unique)
+            counts.append(n.astype(np.uint16 if len(tokens) < 2**16 else np.uint32))
+            lengths.append(len(tokens))
+        if sum(map(len, rows)):
+            self.blocks.append((np.concatenate(rows), np.concatenate(words), np.concatenate(counts)))
+        self.lengths.append(np.asarray(lengths, dtype=np.int32))
+        self.size += len(texts)
+
+    def finish(self) -> Bm25:
+        """The index: one pass over the pairs, each placed straight into its word's column."""
+        model = bm25s.BM25(k1=self.k1, b=self.b, method="lucene")
+        if self.size == 0:
+            return Bm25(model, 0)
+        lengths = np.concatenate(self.lengths).astype(np.float32)
+        n_words = len(self.vocab)
+        df = np.zeros(n_words, dtype=np.int64)
+        for _, words, _ in self.blocks:
+            df += np.bincount(words, minlength=n_words)
+        idf = np.log(1 + (self.size - df + 0.5) / (df + 0.5)).astype(np.float32)
+        norm = (self.k1 * (1 - self.b + self.b * lengths / max(float(lengths.mean()), 1e-9))).astype(np.float32)
+        indptr = np.zeros(n_words + 1, dtype=np.int64)
+        np.cumsum(df, out=indptr[1:])
+        data = np.empty(int(indptr[-1]), dtype=np.float32)
+        indices = np.empty(int(indptr[-1]), dtype=np.int32)
+        filled = indptr[:-1].copy()  # next free slot of each column
+        while self.blocks:
+            rows, words, counts = self.blocks.pop(0)
+            tf = counts.astype(np.float32)
+            scores = idf[words] * tf / (tf + norm[rows])
+            order = np.argsort(words, kind="stable")  # rows stay ascending within a column
+            words, rows, scores = words[order], rows[order], scores[order]
+            starts = np.flatnonzero(np.r_[True, words[1:] != words[:-1]])
+            rank = np.arange(len(words)) - np.repeat(starts, np.diff(np.r_[starts, len(words)]))
+            slots = filled[words] + rank
+            data[slots], indices[slots] = scores, rows
+            filled[words[starts]] += np.diff(np.r_[starts, len(words)])
+        model.scores = {"data": data, "indices": indices, "indptr": indptr, "num_docs": self.size}
+        model.vocab_dict = self.vocab
+        model.unique_token_ids_set = set(self.vocab.values())
+        model.nonoccurrence_array = None  # only BM25L and BM25+ have one
+        return Bm25(model, self.size)
 
 
 def _term_maxima(model: bm25s.BM25) -> np.ndarray:

@@ -23,7 +23,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -35,13 +35,14 @@ from rag.documents.formats import is_plain
 from rag.errors import IndexUnusable
 from rag.index import ann
 from rag.index.lexical import KIND as LEXICAL_KIND
-from rag.index.lexical import Bm25, title_of
+from rag.index.lexical import Bm25, Bm25Builder, title_of
 from rag.types import Chunk, Extracted
 
 FORMAT = 3  # 3: checksums of every file in the manifest, the manifest's in CURRENT
 BUILD_NAME = re.compile(r"build-[0-9a-f]{12}")
 POINTER = "CURRENT"
 LOCK = ".lock"
+VECTORS_SCRATCH = "vectors.f32"  # raw rows while a build is written; not part of the build
 
 
 @dataclass
@@ -57,23 +58,6 @@ class Index:
     vectors: faiss.Index
     lexical: Bm25
     texts: dict[str, Extracted] = field(default_factory=dict)
-
-    @classmethod
-    def build(
-        cls, manifest: dict, chunks: list[Chunk], vectors: np.ndarray, texts: dict[str, Extracted] | None = None
-    ) -> Index:
-        """A new index; its FAISS type (exact or approximate) is chosen by size and recorded in the manifest."""
-        search, params = ann.build(vectors, dim=int(manifest["dim"]))
-        lexical = Bm25.build([indexed_text(c) for c in chunks])
-        manifest = {
-            **manifest,
-            "format": FORMAT,
-            "n_chunks": len(chunks),
-            "index_type": params["index_type"],
-            "index_params": params,
-            "lexical": LEXICAL_KIND,
-        }
-        return cls(manifest, chunks, search, lexical, texts or {})
 
     def text_of(self, source: str) -> str | None:
         """The kept extracted text of ``source``; None for .txt/.md, whose text is the file itself."""
@@ -102,36 +86,6 @@ class Index:
             return []
         scores, rows = self.vectors.search(query.reshape(1, -1).astype(np.float32), k)
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
-
-    def save(self, index_dir: Path) -> Path:
-        """Write a new build and atomically make it the live one; old builds are removed after."""
-        index_dir.mkdir(parents=True, exist_ok=True)
-        tmp = index_dir / f".tmp-{uuid.uuid4().hex}"
-        tmp.mkdir()
-        try:
-            faiss.write_index(self.vectors, str(tmp / "vectors.faiss"))
-            self.lexical.save(tmp / "bm25")
-            with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as f:
-                for chunk in self.chunks:
-                    f.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
-            with open(tmp / "texts.jsonl", "w", encoding="utf-8") as f:
-                for source, kept in self.texts.items():
-                    f.write(json.dumps({"source": source, **asdict(kept)}, ensure_ascii=False) + "\n")
-            for path in tmp.rglob("*"):
-                if path.is_file():
-                    _fsync(path)
-            manifest = {**self.manifest, "checksums": checksums(tmp)}
-            manifest_text = json.dumps(manifest, indent=1, ensure_ascii=False)
-            _write_atomic(tmp / "manifest.json", manifest_text)
-            build = index_dir / f"build-{uuid.uuid4().hex[:12]}"
-            os.rename(tmp, build)
-            digest = hashlib.sha256(manifest_text.encode("utf-8")).hexdigest()
-            _write_atomic(index_dir / POINTER, f"{build.name} {digest}\n")
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
-        _remove_stale_builds(index_dir, keep=build.name)
-        return build
 
     @classmethod
     def load(cls, index_dir: Path) -> Index:
@@ -174,6 +128,103 @@ class Index:
         if not sizes_agree or vectors.d != manifest.get("dim") or not extracted <= texts.keys():
             raise IndexUnusable(f"index in {index_dir} is corrupt (its parts disagree)")
         return cls(manifest, chunks, vectors, lexical, texts)
+
+
+class BuildWriter:
+    """Writes a new build as its chunks arrive, then switches it in: what an index costs in memory while
+    it is built is one batch of chunks, the BM25 word counts and, at the end, the FAISS index alone.
+
+        with BuildWriter(index_dir, dim) as writer:
+            writer.add(chunks, vectors)            # any number of times, in row order
+            writer.add_text(source, extracted)     # the kept text of an .html/.pdf/.docx file
+            writer.finish(manifest)                # BM25 and FAISS written, checksums, CURRENT switched
+
+    Chunks go straight to ``chunks.jsonl`` and vectors to a scratch file read back a block at a time into
+    FAISS. Leaving the ``with`` block without ``finish`` (an error, a kill) leaves only a ``.tmp-*``
+    folder, which the next builder removes; the live index is untouched.
+    """
+
+    VECTOR_BLOCK = 16_384  # rows of the scratch vectors read into FAISS at once
+
+    def __init__(self, index_dir: Path, dim: int) -> None:
+        self.index_dir, self.dim, self.size = index_dir, dim, 0
+        index_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp = index_dir / f".tmp-{uuid.uuid4().hex}"
+        self.tmp.mkdir()
+        self._chunks = open(self.tmp / "chunks.jsonl", "w", encoding="utf-8")  # noqa: SIM115 - closed in finish
+        self._texts = open(self.tmp / "texts.jsonl", "w", encoding="utf-8")  # noqa: SIM115
+        self._vectors = open(self.tmp / VECTORS_SCRATCH, "wb")  # noqa: SIM115
+        self.lexical = Bm25Builder()
+
+    def __enter__(self) -> BuildWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._close()
+        shutil.rmtree(self.tmp, ignore_errors=True)  # gone once renamed by finish; else an unfinished build
+
+    def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """The next rows: chunk ``i`` has vector ``vectors[i]``."""
+        if len(chunks) != len(vectors) or (len(vectors) and vectors.shape[1] != self.dim):
+            raise ValueError(f"{len(chunks)} chunks need {len(chunks)} vectors of {self.dim}, got {vectors.shape}")
+        for chunk in chunks:
+            self._chunks.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
+        self._vectors.write(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
+        self.lexical.add([indexed_text(c) for c in chunks])
+        self.size += len(chunks)
+
+    def add_text(self, source: str, kept: Extracted) -> None:
+        self._texts.write(json.dumps({"source": source, **asdict(kept)}, ensure_ascii=False) + "\n")
+
+    def finish(self, manifest: dict) -> Path:
+        """Write BM25 and FAISS, record every file's checksum, and make this build the live one."""
+        self._close()
+        lexical = self.lexical.finish()
+        lexical.save(self.tmp / "bm25")
+        del lexical
+        self.lexical = Bm25Builder()
+        search, params = ann.new_index(ann.kind_for(self.size), self.dim)
+        for block in self._vector_blocks():
+            search.add(block)
+        faiss.write_index(search, str(self.tmp / "vectors.faiss"))
+        del search
+        (self.tmp / VECTORS_SCRATCH).unlink()
+        manifest = {
+            **manifest,
+            "format": FORMAT,
+            "n_chunks": self.size,
+            "index_type": params["index_type"],
+            "index_params": params,
+            "lexical": LEXICAL_KIND,
+        }
+        return _switch_in(self.tmp, self.index_dir, manifest)
+
+    def _vector_blocks(self) -> Iterator[np.ndarray]:
+        """The scratch vectors, a block at a time (plain reads: a memory map would count in RSS)."""
+        row_bytes = self.dim * 4
+        with open(self.tmp / VECTORS_SCRATCH, "rb") as f:
+            while block := f.read(self.VECTOR_BLOCK * row_bytes):
+                yield np.frombuffer(block, dtype=np.float32).reshape(-1, self.dim)
+
+    def _close(self) -> None:
+        for handle in (self._chunks, self._texts, self._vectors):
+            handle.close()
+
+
+def _switch_in(tmp: Path, index_dir: Path, manifest: dict) -> Path:
+    """Make the finished build in ``tmp`` the live one: fsync, checksums, manifest, rename, CURRENT."""
+    for path in tmp.rglob("*"):
+        if path.is_file():
+            _fsync(path)
+    manifest = {**manifest, "checksums": checksums(tmp)}
+    manifest_text = json.dumps(manifest, indent=1, ensure_ascii=False)
+    _write_atomic(tmp / "manifest.json", manifest_text)
+    build = index_dir / f"build-{uuid.uuid4().hex[:12]}"
+    os.rename(tmp, build)
+    digest = hashlib.sha256(manifest_text.encode("utf-8")).hexdigest()
+    _write_atomic(index_dir / POINTER, f"{build.name} {digest}\n")
+    _remove_stale_builds(index_dir, keep=build.name)
+    return build
 
 
 def read_pointer(pointer: Path) -> tuple[str, str]:
