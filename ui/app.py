@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import socket
 import sys
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from fastapi.responses import HTMLResponse
 from gradio.utils import get_upload_folder as gradio_upload_folder
 
 from rag.cli import add_corpus_args, add_reader_model_arg, reader_from_args, run
@@ -25,18 +29,27 @@ from rag.documents.folder import check_docs_dir
 from rag.errors import RagError, UsageError
 from rag.pipeline import Pipeline
 from rag.reader import DEFAULT_READER, READERS
-from rag.types import Result
 from ui.core import (
-    ANSWER_LABEL,
+    DOCUMENT_HEADERS,
+    FONT_FAMILY,
+    FONT_FILES,
     MAX_UPLOAD_BYTES,
+    NOT_FOUND,
+    SEARCHING,
+    THRESHOLD_STEP,
     Assistant,
+    DocumentError,
     UploadRejected,
-    format_reply,
-    highlight,
+    count,
+    document_page,
+    document_span,
     load_readers,
     md_escape,
-    passage_label,
-    sources_heading,
+    not_added,
+    on_slider,
+    problem_page,
+    reader_label,
+    too_large,
 )
 
 EXAMPLES = (
@@ -45,18 +58,61 @@ EXAMPLES = (
     "What is the capital of France?",
 )
 MAX_PASSAGES = 10
-# Passages flow as running text (not one box per segment), the answer marked inline.
+DOCS_REFRESH_S = 5  # how often a tab re-reads the document list, so every tab shows the same one
+CHAT_HEIGHT = "calc(100dvh - 240px)"  # the chat fills the window above the question box
 CSS = """
-.sources .textfield { display: block; word-break: normal; overflow-wrap: anywhere; font-size: 0; line-height: 0; }
-.sources .text { font-size: var(--text-md); line-height: 1.6; }
-.sources .line-break { display: block; height: 0.4em; }
-.sources .token.highlighted { margin: 0; padding: 0; }
-.sources .highlighted .text { background: #fde68a; color: #000; font-weight: 600; padding: 1px 3px; border-radius: 3px }
+#intro h1 { margin-bottom: 0.1rem; }
+#intro p { margin-top: 0; }
+.reply .answer { margin: 0 0 0.35rem; font-size: var(--text-lg); }
+.reply .quote { margin: 0.35rem 0; padding: 0.1rem 0 0.1rem 0.75rem; border-left: 3px solid #f59e0b;
+                font-style: normal; color: inherit; }
+.reply mark { background: #fde68a; color: #000; font-weight: 700; padding: 0 2px; border-radius: 3px; }
+.reply .meta { margin: 0.35rem 0 0; font-size: var(--text-sm); color: var(--body-text-color-subdued); }
+.reply .confidence { padding: 0 0.45em; border-radius: 999px; font-weight: 700; cursor: help; }
+.reply .confidence.high { background: #dcfce7; color: #166534; }
+.reply .confidence.medium { background: #fef3c7; color: #92400e; }
+.reply .confidence.low { background: #fee2e2; color: #991b1b; }
+.reply .sources { margin-top: 0.5rem; }
+.reply .sources summary { cursor: pointer; font-weight: 700; font-size: var(--text-sm); }
+.reply .sources ol { margin: 0.25rem 0 0; padding-left: 1.4rem; }
+.reply .sources li { margin: 0.4rem 0; }
+.reply .excerpt { font-size: var(--text-sm); }
+.reply .details { margin: 0.25rem 0 0; font-size: var(--text-xs); color: var(--body-text-color-subdued); }
+#chat .top-panel { display: none; }  /* its floating buttons covered the top message; "New chat" clears */
 .examples-label { flex-grow: 0 !important; min-width: 2.5em !important; }
 """
+# Files over the limit are refused in the page, before Gradio uploads them, with the server's own
+# message (from ``ui.core.too_large``): one limit, one message. Gradio's server-side limit stays.
+SIZE_GUARD_JS = """
+() => {
+  const limit = MAX_UPLOAD_BYTES;
+  const report = (target, file) => {
+    const box = document.querySelector('#too-large textarea');
+    if (!box) return;
+    const action = target && target.closest && target.closest('#replace') ? 'replace' : 'add';
+    box.value = JSON.stringify({name: file.name, size: file.size, action: action, at: Date.now()});
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+  };
+  const guard = (event, files) => {
+    const big = Array.from(files || []).find((f) => f.size > limit);
+    if (!big) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    if (event.target instanceof HTMLInputElement) event.target.value = '';
+    report(event.target, big);
+  };
+  for (const type of ['input', 'change']) {
+    window.addEventListener(type, (e) => {
+      if (e.target instanceof HTMLInputElement && e.target.type === 'file') guard(e, e.target.files);
+    }, true);
+  }
+  window.addEventListener('drop', (e) => guard(e, e.dataTransfer && e.dataTransfer.files), true);
+}
+""".replace("MAX_UPLOAD_BYTES", str(MAX_UPLOAD_BYTES))
+CONFIRM_REMOVE_JS = "(source) => source && confirm(`Remove ${source}? It will no longer be searched.`) ? source : null"
 
 log = logging.getLogger("ui.app")
-Message = dict[str, str]
+Message = dict[str, Any]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,69 +142,155 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def source_updates(result: Result) -> list[Any]:
-    """One update per source slot: the retrieved passages with the answer highlighted, the rest hidden."""
-    updates = [
-        gr.update(value=highlight(p, result.answer), label=passage_label(i, p), visible=True)
-        for i, p in enumerate(result.passages[:MAX_PASSAGES], 1)
-    ]
-    return updates + [gr.update(value=None, visible=False)] * (MAX_PASSAGES - len(updates))
+def theme() -> gr.themes.Base:
+    """Gradio's theme with one font family in every weight the page uses, served by the app itself
+    (Gradio's default pulls no Google font, but its semibold file lacks most letters, so bold text
+    fell back to another font)."""
+    return gr.themes.Default(
+        font=[gr.themes.LocalFont(FONT_FAMILY, weights=tuple(FONT_FILES)), "sans-serif"],
+        font_mono=[gr.themes.LocalFont("IBM Plex Mono", weights=(400, 700)), "monospace"],
+    )
+
+
+def searching(message: Message) -> bool:
+    return (message.get("metadata") or {}).get("title") == SEARCHING
+
+
+def documents_markdown(names: list[str]) -> str:
+    return f"**{count(len(names), 'document')}**\n\n" + "\n".join(f"- {md_escape(n)}" for n in names)
 
 
 def build(assistant: Assistant, top_k: int = TOP_K, unavailable: dict[str, str] | None = None) -> gr.Blocks:
-    """The page: chat and sources on the left, settings and uploads on the right."""
+    """The page: the chat on the left, each answer with its sources; settings and documents on the right."""
     default_reader = assistant.pipe.reader.name
 
-    def respond(question: str, history: list[Message], k: float, threshold: float, reader: str) -> list[Any]:
-        """Answer into this session's chat; on a bad question, say why and leave the sources as they were."""
+    def echo(question: str, history: list[Message], running: bool) -> list[Any]:
+        """Show the question at once, with a "Searching your documents…" bubble, and disable Ask;
+        while this session's previous question runs, do nothing (``pending`` None tells ``respond``)."""
+        if running:
+            return [gr.skip(), gr.skip(), None, gr.skip(), gr.skip()]
         history = list(history or [])
         if question.strip():
             history.append({"role": "user", "content": md_escape(question)})
+        history.append({"role": "assistant", "content": "", "metadata": {"title": SEARCHING, "status": "pending"}})
+        return [history, "", question, True, gr.update(interactive=False)]
+
+    def respond(
+        question: str | None, history: list[Message], k: float, threshold: float, chosen: bool, reader: str
+    ) -> list[Any]:
+        """Replace the bubble with the answer (or why there is none) and the time taken; enable Ask."""
+        if question is None:
+            return [gr.skip()] * 4
+        history = [m for m in history or [] if not searching(m)]
+        used = threshold if chosen else None  # untouched: the reader's own calibrated threshold, unrounded
+        started = time.perf_counter()
         try:
-            result = assistant.ask(question, int(k), threshold, reader)
+            result = assistant.ask(question, int(k), used, reader)
+            content = assistant.reply(result, reader, used, time.perf_counter() - started)
         except RagError as exc:
-            history.append({"role": "assistant", "content": f"⚠️ {md_escape(str(exc))}"})
-            return [history, gr.skip(), gr.skip(), *[gr.skip()] * MAX_PASSAGES]
-        history.append({"role": "assistant", "content": format_reply(result)})
-        return [history, "", sources_heading(result), *source_updates(result)]
+            content = f"⚠️ {md_escape(str(exc))}"
+        except Exception as exc:
+            log.exception("answering %r failed", question)
+            content = f"⚠️ Something went wrong: {md_escape(str(exc))}"
+        history.append({"role": "assistant", "content": content})
+        return [history, None, False, gr.update(interactive=True)]
+
+    def cleared() -> list[Any]:
+        """An empty chat: every answer goes, with its sources; a question still running is cancelled."""
+        return [[], None, False, gr.update(interactive=True)]
+
+    def listed(known: list[str] | None = None) -> list[Any]:
+        """The document list and chooser, or skips when ``known`` is already the list."""
+        names = assistant.documents()
+        if names == known:
+            return [gr.skip()] * 3
+        return [documents_markdown(names), gr.update(choices=names), names]
 
     def add_document(path: str | None) -> list[Any]:
         if not path:
-            return [None, "", documents_list()]
-        name = md_escape(Path(path).name)
+            return [None, "", *listed()]
+        name = Path(path).name
         try:
             message = assistant.add_document(Path(path))
         except UploadRejected as exc:
-            message = f"⚠️ Not added {name}: {md_escape(str(exc))}. Nothing was changed."
+            message = not_added(name, str(exc))
         except Exception as exc:
             log.exception("adding %s failed", path)
-            message = f"⚠️ Not added {name}: {md_escape(str(exc))}"
+            message = f"⚠️ Not added {md_escape(name)}: {md_escape(str(exc))}"
         finally:
             discard_upload(Path(path), assistant.uploads_dir)
-        return [None, message, documents_list()]
+        return [None, message, *listed()]
 
-    def documents_list() -> str:
+    def remove_document(source: str | None) -> list[Any]:
+        if not source:  # none chosen, or the removal not confirmed
+            return [gr.skip()] * 4
+        try:
+            message = assistant.remove_document(source)
+        except DocumentError as exc:
+            message = f"⚠️ Not removed {md_escape(source)}: {md_escape(str(exc))}. Nothing was changed."
+        except Exception as exc:
+            log.exception("removing %s failed", source)
+            message = f"⚠️ Not removed {md_escape(source)}: {md_escape(str(exc))}"
         names = assistant.documents()
-        return f"**Documents ({len(names)})**\n\n" + "\n".join(f"- {md_escape(n)}" for n in names)
+        return [message, documents_markdown(names), gr.update(choices=names, value=None), names]
 
-    def reader_changed(name: str) -> float:
-        return assistant.readers[name].threshold
+    def replace_document(path: str | None, source: str | None) -> list[Any]:
+        if not path:
+            return [None, gr.skip(), *[gr.skip()] * 3]
+        try:
+            if not source:
+                raise DocumentError("choose the document to replace first")
+            message = assistant.replace_document(source, Path(path))
+        except DocumentError as exc:
+            message = f"⚠️ Not replaced {md_escape(source or '')}: {md_escape(str(exc))}. Nothing was changed."
+        except Exception as exc:
+            log.exception("replacing %s failed", source)
+            message = f"⚠️ Not replaced {md_escape(source or '')}: {md_escape(str(exc))}"
+        finally:
+            discard_upload(Path(path), assistant.uploads_dir)
+        return [None, message, *listed()]
 
+    def refuse_large(payload: str) -> Any:
+        """The page refused a file over the size limit before uploading it: say so, in the one message."""
+        try:
+            info = json.loads(payload)
+            name, size, action = str(info["name"]), int(info["size"]), str(info.get("action"))
+        except (ValueError, KeyError, TypeError):
+            return gr.skip()
+        verb = "Not replaced" if action == "replace" else "Not added"
+        return f"⚠️ {verb} {md_escape(name)}: {md_escape(too_large(size))}. Nothing was changed."
+
+    def chosen_document(source: str | None) -> list[Any]:
+        return [gr.update(interactive=bool(source))] * 2
+
+    def reader_changed(name: str, chosen: bool) -> Any:
+        """The new reader's own threshold, unless this session chose one: a user's choice survives."""
+        return gr.skip() if chosen else on_slider(assistant.readers[name].threshold)
+
+    def threshold_chosen() -> bool:
+        return True
+
+    reader_info = "Which model picks the answer out of the passages."
+    if unavailable:
+        reader_info += f" Not available: {', '.join(unavailable)} (see the server log)."
     with gr.Blocks(title="Ask your documents", analytics_enabled=False) as demo:
         gr.Markdown(
             "# Ask your documents\nAnswers are copied word for word from the documents in "
-            f"*{md_escape(str(assistant.docs_dir))}*, with the file and character range they come from."
+            f"*{md_escape(str(assistant.docs_dir))}*; each shows the sentence it comes from, "
+            "and a click on its source opens the document there.",
+            elem_id="intro",
         )
-        with gr.Row():
+        with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 chat = gr.Chatbot(
-                    label="Chat",
-                    height=300,
-                    buttons=["copy", "copy_all"],
+                    show_label=False,
+                    height=CHAT_HEIGHT,
+                    min_height=360,
+                    buttons=[],
                     latex_delimiters=[],
                     feedback_options=None,
                     group_consecutive_messages=False,
-                    placeholder="Ask a question: the answer comes with its source.",
+                    placeholder="Ask a question: the answer comes with the sentence it is copied from.",
                     elem_id="chat",
                 )
                 with gr.Row():
@@ -159,57 +301,107 @@ def build(assistant: Assistant, top_k: int = TOP_K, unavailable: dict[str, str] 
                         elem_id="question",
                     )
                     ask = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                    new_chat = gr.Button("New chat", variant="secondary", scale=1, elem_id="new-chat")
                 with gr.Row():
                     gr.Markdown("Try:", elem_classes="examples-label")
                     examples = [gr.Button(q, size="sm", variant="secondary") for q in EXAMPLES]
-                title = gr.Markdown(elem_id="sources-title")
-                with gr.Column(elem_classes="sources", elem_id="sources"):
-                    slots = [
-                        gr.HighlightedText(
-                            visible=False,
-                            color_map={ANSWER_LABEL: "#facc15"},
-                            show_legend=False,
-                            show_inline_category=False,
-                            elem_classes="source",
-                        )
-                        for _ in range(MAX_PASSAGES)
-                    ]
-            with gr.Column(scale=1):
-                with gr.Accordion("Settings", open=True):
-                    k = gr.Slider(1, MAX_PASSAGES, value=top_k, step=1, label="Passages to retrieve (top-k)")
+            with gr.Column(scale=1, min_width=300):
+                with gr.Accordion("Settings", open=False, elem_id="settings"):
+                    k = gr.Slider(
+                        1,
+                        MAX_PASSAGES,
+                        value=top_k,
+                        step=1,
+                        label="Passages to search",
+                        info="How many passages of your documents are read for an answer and listed as sources. "
+                        "More can find answers that are worded differently; fewer is faster.",
+                    )
                     threshold = gr.Slider(
                         0.0,
                         1.0,
-                        value=assistant.readers[default_reader].threshold,
-                        step=0.01,
-                        label="Abstention threshold",
-                        info="Below this confidence the answer is 'Not found in the documents.'",
+                        value=on_slider(assistant.readers[default_reader].threshold),
+                        step=THRESHOLD_STEP,
+                        label="Confidence needed to answer",
+                        info=f"Below it, the reply is '{NOT_FOUND}' rather than a guess. Higher: fewer wrong "
+                        "answers, more refusals. Each reader starts at its own calibrated value.",
+                        elem_id="threshold",
                     )
                     reader_choice = gr.Dropdown(
-                        list(assistant.readers),
+                        [(reader_label(name), name) for name in assistant.readers],
                         value=default_reader,
                         label="Reader",
                         interactive=len(assistant.readers) > 1,
-                        info=f"Not available: {', '.join(unavailable)} (see the server log)" if unavailable else None,
+                        info=reader_info,
+                        elem_id="reader",
                     )
-                with gr.Accordion("Add a document", open=True):
+                with gr.Accordion("Documents", open=True, elem_id="documents-panel"):
+                    docs = gr.Markdown(elem_id="documents")
+                    chooser = gr.Dropdown(
+                        [], value=None, label="Remove or replace a document", elem_id="chooser", interactive=True
+                    )
+                    with gr.Row():
+                        remove = gr.Button("Remove", size="sm", variant="stop", interactive=False, elem_id="remove")
+                        replace = gr.UploadButton(
+                            "Replace with a new version", size="sm", interactive=False, elem_id="replace"
+                        )
                     upload = gr.File(
-                        label=f"Upload a .txt, .md, .html, .pdf or .docx file (up to {MAX_UPLOAD_BYTES // 2**20} MB)",
-                        height=170,
+                        label=f"Add a .txt, .md, .html, .pdf or .docx file (up to {MAX_UPLOAD_BYTES // 2**20} MB)",
+                        height=150,
                         elem_id="upload",
                     )
                     status = gr.Markdown(elem_id="upload-status")
-                    docs = gr.Markdown(documents_list, elem_id="documents")
+        too_big = gr.Textbox(visible="hidden", elem_id="too-large")
+        timer = gr.Timer(DOCS_REFRESH_S)
+        pending = gr.State(None)  # the question this session is waiting for
+        running = gr.State(False)
+        chosen = gr.State(False)  # this session moved the threshold slider
+        known = gr.State(None)  # the document list this tab shows
 
-        settings = [k, threshold, reader_choice]
-        outputs = [chat, question, title, *slots]
-        question.submit(respond, [question, chat, *settings], outputs)
-        ask.click(respond, [question, chat, *settings], outputs)
-        for button in examples:
-            button.click(respond, [button, chat, *settings], outputs)
-        reader_choice.change(reader_changed, reader_choice, threshold)
-        upload.upload(add_document, upload, [upload, status, docs])
+        answers = []
+        for trigger, source in ((question.submit, question), (ask.click, question), *((b.click, b) for b in examples)):
+            shown = trigger(
+                echo,
+                [source, chat, running],
+                [chat, question, pending, running, ask],
+                queue=False,
+                show_progress="hidden",
+            )
+            answers.append(
+                shown.then(
+                    respond,
+                    [pending, chat, k, threshold, chosen, reader_choice],
+                    [chat, pending, running, ask],
+                    show_progress="hidden",
+                )
+            )
+        new_chat.click(cleared, None, [chat, pending, running, ask], cancels=answers, queue=False)
+        threshold.input(threshold_chosen, None, chosen, queue=False, show_progress="hidden")
+        reader_choice.change(reader_changed, [reader_choice, chosen], threshold, queue=False, show_progress="hidden")
+        documents = [docs, chooser, known]
+        demo.load(listed, None, documents, show_progress="hidden")
+        timer.tick(listed, known, documents, show_progress="hidden")
+        upload.upload(add_document, upload, [upload, status, *documents])
+        replace.upload(replace_document, [replace, chooser], [replace, status, *documents])
+        remove.click(remove_document, chooser, [status, *documents], js=CONFIRM_REMOVE_JS)
+        chooser.change(chosen_document, chooser, [remove, replace], queue=False, show_progress="hidden")
+        too_big.change(refuse_large, too_big, status, queue=False, show_progress="hidden")
     return demo
+
+
+def document_view(assistant: Assistant) -> Callable[..., HTMLResponse]:
+    """The document view's handler: one of the documents, whole, scrolled to the highlighted span."""
+
+    def view(
+        source: str = "", start: int | None = None, end: int | None = None, check: str | None = None
+    ) -> HTMLResponse:
+        try:
+            doc = assistant.document(source)
+        except DocumentError as exc:
+            return HTMLResponse(problem_page(str(exc)), status_code=404, headers=DOCUMENT_HEADERS)
+        span = document_span(doc, start, end, check)
+        return HTMLResponse(document_page(source, doc, span, asked=start is not None), headers=DOCUMENT_HEADERS)
+
+    return view
 
 
 def discard_upload(path: Path, uploads_dir: Path | None) -> None:
@@ -243,7 +435,8 @@ def _main(argv: list[str] | None) -> int:
     readers, unavailable = load_readers(pipe)
     for name, why in unavailable.items():
         log.warning("the %s reader is unavailable: %s", name, why)
-    demo = build(Assistant(pipe, readers, uploads_dir=Path(gradio_upload_folder())), args.top_k, unavailable)
+    assistant = Assistant(pipe, readers, uploads_dir=Path(gradio_upload_folder()))
+    demo = build(assistant, args.top_k, unavailable)
     demo.queue()
     try:
         demo.launch(
@@ -252,11 +445,16 @@ def _main(argv: list[str] | None) -> int:
             share=False,
             show_error=True,
             max_file_size=MAX_UPLOAD_BYTES,  # one limit: Gradio refuses larger files before they arrive
+            theme=theme(),
             css=CSS,
+            js=SIZE_GUARD_JS,
             footer_links=["settings"],
+            prevent_thread_lock=True,
         )
     except OSError as exc:
         raise RagError(f"cannot serve on {args.host}:{args.port}: {exc}") from None
+    demo.app.add_api_route("/document", document_view(assistant), methods=["GET"])
+    demo.block_thread()
     return 0
 
 
