@@ -2,7 +2,7 @@
 
 The app runs as a subprocess over a temporary copy of seeds/, exactly as a user starts it.
 Without /usr/bin/chromium these tests are skipped, except under CI (env CI set), where they fail.
-Set UI_SCREENSHOT=docs/screenshot.png to save a screenshot of a real answer.
+Set UI_SCREENSHOTS=docs to save the README's screenshots (docs/screenshot.png, docs/document-view.png).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +24,7 @@ import pytest
 
 from tests.builders import make_pdf
 from tests.conftest import ROOT, SEEDS
+from ui.core import SEARCHING, count
 
 pytestmark = pytest.mark.slow
 
@@ -37,6 +40,7 @@ CHROMIUM_ARGS = [
 ]
 START_TIMEOUT_S = 120
 ANSWER_TIMEOUT_MS = 30_000
+REFRESH_TIMEOUT_MS = 20_000  # another tab's document list: the app re-reads it every few seconds
 
 
 def free_port() -> int:
@@ -139,50 +143,299 @@ def send(page, question: str) -> None:
 
 
 def ask(page, question: str):
-    """Type a question, press Enter, and return the new reply in the chat."""
+    """Type a question, press Enter, and return the reply that replaces the searching bubble."""
     from playwright.sync_api import expect
 
     replies = page.locator("#chat .bot.message")
     before = replies.count()
     send(page, question)
     expect(replies).to_have_count(before + 1, timeout=ANSWER_TIMEOUT_MS)
-    return replies.last
+    expect(page.locator("#chat")).not_to_contain_text(SEARCHING, timeout=ANSWER_TIMEOUT_MS)
+    return replies.nth(before)  # this reply, even after later ones
 
 
-def upload(page, name: str, data: bytes, outcome: str, mime: str = "text/plain") -> str:
-    """Upload a file through the upload component's file input; waits for ``outcome`` in the status."""
+def upload(page, name: str, data: bytes, outcome: str, mime: str = "text/plain", where: str = "#upload") -> str:
+    """Upload a file through a file input (``#upload`` adds, ``#replace`` replaces); waits for ``outcome``."""
     from playwright.sync_api import expect
 
     status = page.locator("#upload-status")
-    page.locator("#upload input[type=file]").set_input_files(files=[{"name": name, "mimeType": mime, "buffer": data}])
+    page.locator(f"{where} input[type=file]").set_input_files(files=[{"name": name, "mimeType": mime, "buffer": data}])
     expect(status).to_contain_text(outcome, timeout=ANSWER_TIMEOUT_MS)
     return status.inner_text()
 
 
-def test_answer_is_cited_with_its_passage_highlighted(page):
+def choose(page, locator: str, option: str) -> None:
+    """Pick ``option`` in the dropdown ``locator``."""
+    page.locator(f"{locator} input").click()
+    page.locator("ul[role=listbox] li").filter(has_text=option).first.click()
+
+
+def span_of(href: str) -> tuple[str, int, int]:
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(href).query)
+    return query["source"][0], int(query["start"][0]), int(query["end"][0])
+
+
+def open_citation(page, link):
+    """Click a citation; returns the document view it opens in a new tab."""
+    with page.context.expect_page() as opened:
+        link.click()
+    view = opened.value
+    view.wait_for_load_state()
+    return view
+
+
+def screenshot(page, name: str, height: int = 900) -> None:
+    """With UI_SCREENSHOTS=docs, save the page, ``height`` pixels tall, as docs/``name`` for the README."""
+    if folder := os.environ.get("UI_SCREENSHOTS"):
+        page.set_viewport_size({"width": 1280, "height": height})
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(ROOT / folder / name))
+
+
+# --- 1. sources with each answer; the chat fills the window; clearing clears everything ------------
+
+
+def test_each_answer_carries_its_own_sources(page):
+    from playwright.sync_api import expect
+
+    first = ask(page, "who supplies GPUs in the deal?")
+
+    expect(first.locator("p.answer strong")).to_have_text("CoreWeave")
+    expect(first.locator("blockquote mark")).to_have_text("CoreWeave")
+    sources = first.locator("details.sources")
+    expect(sources).to_have_count(1)
+    expect(sources.locator("li").first).to_be_hidden()  # collapsed under the reply
+    sources.locator("summary").click()
+    item = sources.locator("li").first
+    expect(item.locator("a.cite")).to_have_text("openai-google-cloud-partnership.txt")
+    expect(item.locator("mark")).to_have_text("CoreWeave")
+    expect(item.locator(".excerpt")).to_have_text(re.compile(r"^CoreWeave is set to supply .* resold to OpenAI\.$"))
+    for excerpt in sources.locator(".excerpt").all_inner_texts():
+        assert excerpt[0].isupper() or excerpt.startswith("…"), excerpt  # whole sentences, or says it is cut
+
+    second = ask(page, "When did OpenAI finalize the agreement with Google's cloud division?")
+    second.locator("details.sources summary").click()
+    third = ask(page, "What is the capital of France?")
+
+    expect(second.locator("details.sources li mark")).to_have_text("May 2025")
+    expect(first.locator("details.sources li mark")).to_have_text("CoreWeave")  # older answers keep theirs
+    expect(third.locator("details.sources")).to_contain_text("Closest passages")
+    expect(page.locator("#chat details.sources")).to_have_count(3)
+    first.locator("details.sources summary").click()
+    expect(first.locator("details.sources li").first).to_be_hidden()
+    screenshot(page, "screenshot.png", height=1250)
+    screenshot(open_citation(page, first.locator("p.meta a.cite")), "document-view.png")
+
+    page.locator("#new-chat").click()
+    expect(page.locator("#chat .message")).to_have_count(0)
+    expect(page.locator("details.sources, mark, blockquote")).to_have_count(0)
+
+
+def test_the_chat_fills_the_window_and_nothing_covers_its_top_message(page):
+    from playwright.sync_api import expect
+
+    for question in ("who supplies GPUs in the deal?", "When did OpenAI finalize the agreement?") * 2:
+        ask(page, question)
+    height = page.viewport_size["height"]
+    chat = page.locator("#chat").bounding_box()
+    box = page.locator("#question textarea").bounding_box()
+    assert chat["height"] >= 0.6 * height and box["y"] + box["height"] <= height
+    expect(page.locator("#chat [data-testid=block-label]")).to_have_count(0)
+    page.locator("#chat .bubble-wrap").evaluate("(el) => el.scrollTo(0, el.scrollHeight / 2)")
+    on_top = page.evaluate(
+        "([x, y]) => { const el = document.elementFromPoint(x, y); return el.closest('button, label') === null; }",
+        [chat["x"] + chat["width"] - 30, chat["y"] + 12],
+    )
+    assert on_top, "a floating label or button covers the top of the chat"
+
+
+# --- 2. the document view ----------------------------------------------------------------------
+
+
+def test_a_citation_opens_the_document_at_the_span(page, app):
+    from playwright.sync_api import expect
+
+    from rag.documents.folder import text_of
+
+    filler = "".join(f"<p>Note {i}: the harbour keeps records of tides, ships and weather.</p>" for i in range(120))
+    page_html = f"<html><body><h1>Port Elira</h1>{filler}<p>The harbour master of Port Elira is <b>Ines Varga</b>.</p>"
+    upload(page, "elira.html", (page_html + "</body></html>").encode(), "Added elira.html", "text/html")
+
+    reply = ask(page, "Who is the harbour master of Port Elira?")
+    expect(reply.locator("p.answer strong")).to_have_text("Ines Varga")
+    link = reply.locator("p.meta a.cite")
+    expect(link).to_have_text("elira.html")
+    view = open_citation(page, link)
+
+    source, start, end = span_of(link.get_attribute("href"))
+    text = text_of(app[1], source)
+    assert text[start:end] == "Ines Varga"
+    mark = view.locator("mark#span")
+    assert mark.text_content() == text[start:end]
+    assert view.locator("#text").text_content() == text  # the extracted text, whole and exact
+    expect(mark).to_be_in_viewport()
+    assert view.evaluate("window.scrollY") > 0
+    expect(view.locator("#note")).to_contain_text("The highlighted text is what the answer cites.")
+
+    reply.locator("details.sources summary").click()
+    other = reply.locator("details.sources li a.cite").nth(1)
+    view = open_citation(page, other)
+    source, start, end = span_of(other.get_attribute("href"))
+    assert view.locator("mark#span").text_content() == text_of(app[1], source)[start:end]
+
+
+def test_the_document_view_serves_only_the_documents(app):
+    url, docs = app
+    secret = docs.parent / "secret.txt"
+    secret.write_text("The vault code of Port Elira is 4711.\n", encoding="utf-8")
+    for source in ("../secret.txt", str(secret), "missing.txt"):
+        query = urllib.parse.urlencode({"source": source, "start": 0, "end": 5})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{url}document?{query}", timeout=10)
+        assert refused.value.code == 404 and "4711" not in refused.value.read().decode()
+
+
+# --- 3. immediate feedback -------------------------------------------------------------------------
+
+
+def test_the_question_appears_at_once_with_a_searching_bubble(page):
+    from playwright.sync_api import expect
+
+    page.evaluate(
+        """() => {
+        window.__seen = [];
+        const chat = document.querySelector('#chat');
+        new MutationObserver(() => window.__seen.push({
+            text: chat.innerText, askDisabled: document.querySelector('#ask').disabled,
+        })).observe(chat, {subtree: true, childList: true, characterData: true});
+    }"""
+    )
+    reply = ask(page, "who supplies GPUs in the deal?")
+
+    seen = page.evaluate("window.__seen")
+    waiting = [s for s in seen if SEARCHING in s["text"]]
+    assert waiting, "no searching bubble was shown"
+    assert all("who supplies GPUs in the deal?" in s["text"] and "CoreWeave" not in s["text"] for s in waiting)
+    assert all(s["askDisabled"] for s in waiting)
+    expect(page.locator("#ask")).to_be_enabled()
+    expect(reply.locator(".took")).to_have_text(re.compile(r"^\d+\.\d s$"))
+
+
+# --- 4. honest confidence ----------------------------------------------------------------------
+
+
+def test_confidence_is_a_label_with_the_number_on_hover_and_no_score_is_shown(page):
     from playwright.sync_api import expect
 
     reply = ask(page, "who supplies GPUs in the deal?")
 
-    expect(reply).to_contain_text("CoreWeave")
-    expect(reply).to_contain_text(re.compile(r"confidence 0\.\d\d"))
-    expect(reply).to_contain_text(re.compile(r"openai-google-cloud-partnership\.txt, characters \d+–\d+"))
-    sources = page.locator("#sources")
-    expect(sources.locator(".highlighted").first).to_have_text("CoreWeave")
-    expect(sources).to_contain_text(re.compile(r"1\. openai-google-cloud-partnership\.txt · characters \d+–\d+"))
-    expect(page.locator("#question textarea")).to_have_value("")
-    if target := os.environ.get("UI_SCREENSHOT"):
-        page.screenshot(path=str(ROOT / target))
+    label = reply.locator(".confidence")
+    expect(label).to_have_text(re.compile(r"^(high|medium|low) confidence$"))
+    expect(label).to_have_attribute("title", re.compile(r"probability for this answer is 0\.\d\d; it answers from"))
+    expect(reply).not_to_contain_text("score")
+    abstained = ask(page, "What is the capital of France?")
+    expect(abstained).to_contain_text("Not found in the documents.")
+    expect(abstained.locator("details.sources li")).not_to_have_count(0)
+    assert not re.search(r"-\s?\d", abstained.text_content()), "a negative number is shown"
+    expect(abstained).not_to_contain_text("score")
 
 
-def test_abstention_says_not_found_and_still_shows_passages(page):
+# --- 5. settings in plain words ----------------------------------------------------------------
+
+
+def test_settings_are_explained_collapsed_and_keep_a_chosen_threshold(page):
     from playwright.sync_api import expect
 
-    page.get_by_role("button", name="What is the capital of France?").click()
-    reply = page.locator("#chat .bot.message").last
-    expect(reply).to_contain_text("Not found in the documents.", timeout=ANSWER_TIMEOUT_MS)
-    expect(page.locator("#sources .source").first).to_be_visible()
-    expect(page.locator("#sources .highlighted")).to_have_count(0)
+    settings = page.locator("#settings")
+    expect(page.locator("#threshold")).to_be_hidden()
+    settings.get_by_text("Settings").click()
+    for info in ("How many passages", "Below it, the reply is", "Which model picks the answer"):
+        expect(settings).to_contain_text(info)
+    value = page.locator("#threshold input[type=number]")
+    expect(value).to_have_value("0.05")  # the calibrated value, on the slider's step
+
+    page.locator("#reader input").click()
+    options = page.locator("ul[role=listbox] li")
+    expect(options).to_have_count(2)
+    expect(options.first).to_contain_text("Trained reader")
+    expect(options.last).to_contain_text("Rule-based reader")
+    options.last.click()
+    expect(value).to_have_value("0.24")  # no choice made yet: the reader's own
+
+    page.locator("#threshold input[type=range]").fill("0.99")
+    expect(value).to_have_value("0.99")
+    choose(page, "#reader", "Trained reader")
+    expect(value).to_have_value("0.99")  # the user's choice survives a change of reader
+    reply = ask(page, "who supplies GPUs in the deal?")
+    expect(reply).to_contain_text("Not found in the documents.")  # and is the one applied
+
+
+# --- 6. documents: add, replace, remove, the same list in every tab -------------------------------
+
+
+def test_documents_are_replaced_and_removed_and_every_tab_sees_it(new_page, app):
+    from playwright.sync_api import expect
+
+    docs = app[1]
+    first, second = new_page(), new_page()
+    tides = b"The spring tide at Port Elira peaks at 4.2 metres.\n"
+    status = upload(first, "tides.txt", tides, "Added tides.txt")
+    assert "(1 passage indexed)" in status
+    expect(second.locator("#documents")).to_contain_text("tides.txt", timeout=REFRESH_TIMEOUT_MS)
+    n = len([p for p in docs.iterdir() if p.is_file()])
+    expect(second.locator("#documents")).to_contain_text(count(n, "document"))
+
+    choose(second, "#chooser", "tides.txt")
+    new = b"The spring tide at Port Elira peaks at 5.1 metres.\n"
+    upload(second, "tides-v2.txt", new, "Replaced tides.txt", where="#replace")
+    assert (docs / "tides.txt").read_bytes() == new
+    expect(ask(first, "How high does the spring tide at Port Elira peak?").locator("p.answer")).to_have_text(
+        "5.1 metres"
+    )
+
+    choose(first, "#chooser", "tides.txt")
+    first.once("dialog", lambda dialog: dialog.accept())
+    first.locator("#remove").click()
+    expect(first.locator("#upload-status")).to_contain_text("Removed tides.txt", timeout=ANSWER_TIMEOUT_MS)
+    assert not (docs / "tides.txt").exists()
+    expect(first.locator("#documents")).to_contain_text(count(n - 1, "document"))
+    expect(second.locator("#documents")).not_to_contain_text("tides.txt", timeout=REFRESH_TIMEOUT_MS)
+    expect(ask(second, "How high does the spring tide at Port Elira peak?")).not_to_contain_text("tides.txt")
+
+
+def test_one_size_limit_with_one_message(page, app):
+    from playwright.sync_api import expect
+
+    before = sorted(p.name for p in app[1].iterdir())
+    status = page.locator("#upload-status")
+    big = [{"name": "big.txt", "mimeType": "text/plain", "buffer": b"a" * (5 * 2**20 + 1)}]
+    page.locator("#upload input[type=file]").set_input_files(files=big)
+    expect(status).to_have_text("⚠️ Not added big.txt: the file is 5.1 MB; the limit is 5 MB. Nothing was changed.")
+    choose(page, "#chooser", "openai-google-cloud-partnership.txt")
+    page.locator("#replace input[type=file]").set_input_files(files=big)
+    expect(status).to_have_text("⚠️ Not replaced big.txt: the file is 5.1 MB; the limit is 5 MB. Nothing was changed.")
+    expect(page.get_by_text("exceed the maximum")).to_have_count(0)
+    assert sorted(p.name for p in app[1].iterdir()) == before
+
+
+# --- 7. one font family, bold weights served locally -----------------------------------------------
+
+
+def test_bold_text_is_drawn_in_the_pages_own_font(page):
+    reply = ask(page, "who supplies GPUs in the deal?")
+    reply.locator("details.sources summary").click()
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+    for selector in ("#intro h1", "#chat p.answer strong", "#chat blockquote mark", "#ask", "#documents strong"):
+        node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+        fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+        assert [(f["familyName"], f["isCustomFont"]) for f in fonts] == [("Source Sans 3", True)], (selector, fonts)
+        assert all("Bold" in f["postScriptName"] for f in fonts), (selector, fonts)
+
+
+# --- uploads and safety, as before ------------------------------------------------------------------
 
 
 def test_uploaded_document_is_answerable_right_away(page, app):
@@ -196,9 +449,9 @@ def test_uploaded_document_is_answerable_right_away(page, app):
 
     reply = ask(page, "Who leads the Zanzibar mango harvest?")
 
-    expect(reply).to_contain_text("Amina Juma")
-    expect(reply).to_contain_text("mango-harvest.txt, characters")
-    expect(page.locator("#sources .highlighted").first).to_have_text("Amina Juma")
+    expect(reply.locator("p.answer")).to_have_text("Amina Juma")
+    expect(reply.locator("p.meta a.cite")).to_have_text("mango-harvest.txt")
+    expect(reply.locator("blockquote")).to_have_text("The Zanzibar mango harvest is led by Amina Juma every March.")
 
 
 def test_uploaded_pdf_is_answerable_and_cited_with_its_page(page, app):
@@ -210,10 +463,13 @@ def test_uploaded_pdf_is_answerable_and_cited_with_its_page(page, app):
 
     reply = ask(page, "Who designed the Port Elira lighthouse?")
 
-    expect(reply).to_contain_text("Tomasz Wren")
-    expect(reply).to_contain_text(re.compile(r"harbour\.pdf, page 2, characters \d+–\d+"))
-    expect(page.locator("#sources")).to_contain_text(re.compile(r"\d\. harbour\.pdf · page 2 · characters"))
-    expect(page.locator("#sources .highlighted").first).to_have_text("Tomasz Wren")
+    expect(reply.locator("p.answer")).to_have_text("Tomasz Wren")
+    expect(reply.locator("p.meta a.cite")).to_have_text("harbour.pdf, page 2")
+    expect(reply.locator("details.sources li a.cite").first).to_have_text("harbour.pdf, page 2")
+    view = open_citation(page, reply.locator("p.meta a.cite"))
+    expect(view.locator("mark#span")).to_have_text("Tomasz Wren")
+    expect(view.locator("#note")).to_contain_text("(page 2)")
+    expect(view.locator("#text .page")).to_have_count(2)
 
 
 def test_bad_upload_is_refused_and_changes_nothing(page, app):
@@ -234,17 +490,20 @@ def test_html_in_documents_and_questions_is_shown_as_text(page):
     from playwright.sync_api import expect
 
     evil = b"Harbour log.\n\n<script>window.__pwned=1</script><b>bold</b> The keeper of Port Elira is Tomasz Wren.\n"
-    upload(page, "harbour.md", evil, "Added harbour.md")
+    upload(page, "keeper.md", evil, "Added keeper.md")
 
     reply = ask(page, '<img src=x onerror="window.__pwned=2"> Who is the keeper of Port Elira?')
+    reply.locator("details.sources summary").click()
 
-    sources = page.locator("#sources")
-    expect(sources).to_contain_text("<script>window.__pwned=1</script><b>bold</b>")
-    expect(sources.get_by_text("<script>", exact=False).first).to_be_visible()
+    expect(reply).to_contain_text("<script>window.__pwned=1</script><b>bold</b>")
     expect(page.locator("#chat")).to_contain_text('<img src=x onerror="window.__pwned=2">')
-    expect(reply).to_be_visible()
     assert page.evaluate("typeof window.__pwned") == "undefined"
-    assert page.locator("#sources b, #sources script, #chat img[src='x']").count() == 0
+    assert page.locator("#chat b, #chat script, #chat img[src='x']").count() == 0
+    link = reply.locator("details.sources li a.cite").filter(has_text="keeper.md").first
+    view = open_citation(page, link)
+    expect(view.locator("#text")).to_contain_text("<script>window.__pwned=1</script><b>bold</b>")
+    assert view.evaluate("typeof window.__pwned") == "undefined"
+    assert view.locator("#text b, #text script").count() == 0
 
 
 def test_sessions_get_their_own_answers_and_chats(new_page):
@@ -253,8 +512,8 @@ def test_sessions_get_their_own_answers_and_chats(new_page):
     first, second = new_page(), new_page()
     send(first, "who supplies GPUs in the deal?")
     send(second, "When did OpenAI finalize the agreement with Google's cloud division?")
-    expect(first.locator("#chat .bot.message").last).to_contain_text("CoreWeave", timeout=ANSWER_TIMEOUT_MS)
-    expect(second.locator("#chat .bot.message").last).to_contain_text("2025", timeout=ANSWER_TIMEOUT_MS)
+    expect(first.locator("#chat .reply")).to_contain_text("CoreWeave", timeout=ANSWER_TIMEOUT_MS)
+    expect(second.locator("#chat .reply")).to_contain_text("2025", timeout=ANSWER_TIMEOUT_MS)
     expect(first.locator("#chat")).not_to_contain_text("finalize")
     expect(second.locator("#chat")).not_to_contain_text("GPUs")
 
@@ -297,15 +556,21 @@ def test_api_cannot_copy_a_server_file_into_the_docs(app, tmp_path):
     assert not any("4711" in p.read_text(errors="replace") for p in docs.iterdir() if p.is_file())
 
 
-def test_uploaded_copies_are_deleted_and_one_size_limit_holds(page, app):
-    from playwright.sync_api import expect
-
+def test_uploaded_copies_are_deleted(page, app):
     uploads = app[1].parent / "uploads"
     upload(page, "kiwi.txt", b"Kiwis are brown and fuzzy.\n", "Added kiwi.txt")
     assert not [p for p in uploads.rglob("*") if p.is_file() and p.name == "kiwi.txt"]
-    before = sorted(p.name for p in app[1].iterdir())
-    page.locator("#upload input[type=file]").set_input_files(
-        files=[{"name": "big.txt", "mimeType": "text/plain", "buffer": b"a" * (5 * 2**20 + 1)}]
-    )
-    expect(page.get_by_text("exceed the maximum allowed size of 5.0 Mb")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
-    assert sorted(p.name for p in app[1].iterdir()) == before
+
+
+def test_api_cannot_remove_a_file_outside_the_documents(app):
+    url, docs = app
+    secret = docs.parent / "keep.txt"
+    secret.write_text("Keep me.\n", encoding="utf-8")
+    before = sorted(p.name for p in docs.iterdir())
+    for source in ("../keep.txt", str(secret)):
+        out = call_api(url, "remove_document", [source])
+        if isinstance(out, dict):  # Gradio refuses a value that is not one of the choices
+            assert "error" in out
+        else:
+            assert "is not one of the documents" in out[0]
+    assert secret.is_file() and sorted(p.name for p in docs.iterdir()) == before

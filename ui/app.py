@@ -45,7 +45,7 @@ from ui.core import (
     document_span,
     load_readers,
     md_escape,
-    not_added,
+    not_done,
     on_slider,
     problem_page,
     reader_label,
@@ -213,10 +213,10 @@ def build(assistant: Assistant, top_k: int = TOP_K, unavailable: dict[str, str] 
         try:
             message = assistant.add_document(Path(path))
         except UploadRejected as exc:
-            message = not_added(name, str(exc))
-        except Exception as exc:
+            message = not_done("added", name, str(exc))
+        except Exception as exc:  # the saved file was deleted again
             log.exception("adding %s failed", path)
-            message = f"⚠️ Not added {md_escape(name)}: {md_escape(str(exc))}"
+            message = not_done("added", name, str(exc))
         finally:
             discard_upload(Path(path), assistant.uploads_dir)
         return [None, message, *listed()]
@@ -227,25 +227,25 @@ def build(assistant: Assistant, top_k: int = TOP_K, unavailable: dict[str, str] 
         try:
             message = assistant.remove_document(source)
         except DocumentError as exc:
-            message = f"⚠️ Not removed {md_escape(source)}: {md_escape(str(exc))}. Nothing was changed."
-        except Exception as exc:
+            message = not_done("removed", source, str(exc))
+        except Exception as exc:  # the file was put back
             log.exception("removing %s failed", source)
-            message = f"⚠️ Not removed {md_escape(source)}: {md_escape(str(exc))}"
+            message = not_done("removed", source, str(exc))
         names = assistant.documents()
         return [message, documents_markdown(names), gr.update(choices=names, value=None), names]
 
     def replace_document(path: str | None, source: str | None) -> list[Any]:
         if not path:
-            return [None, gr.skip(), *[gr.skip()] * 3]
+            return [None, *[gr.skip()] * 4]
         try:
             if not source:
                 raise DocumentError("choose the document to replace first")
             message = assistant.replace_document(source, Path(path))
         except DocumentError as exc:
-            message = f"⚠️ Not replaced {md_escape(source or '')}: {md_escape(str(exc))}. Nothing was changed."
-        except Exception as exc:
+            message = not_done("replaced", source or "", str(exc))
+        except Exception as exc:  # the old file was put back
             log.exception("replacing %s failed", source)
-            message = f"⚠️ Not replaced {md_escape(source or '')}: {md_escape(str(exc))}"
+            message = not_done("replaced", source or "", str(exc))
         finally:
             discard_upload(Path(path), assistant.uploads_dir)
         return [None, message, *listed()]
@@ -257,8 +257,7 @@ def build(assistant: Assistant, top_k: int = TOP_K, unavailable: dict[str, str] 
             name, size, action = str(info["name"]), int(info["size"]), str(info.get("action"))
         except (ValueError, KeyError, TypeError):
             return gr.skip()
-        verb = "Not replaced" if action == "replace" else "Not added"
-        return f"⚠️ {verb} {md_escape(name)}: {md_escape(too_large(size))}. Nothing was changed."
+        return not_done("replaced" if action == "replace" else "added", name, too_large(size))
 
     def chosen_document(source: str | None) -> list[Any]:
         return [gr.update(interactive=bool(source))] * 2
@@ -341,9 +340,10 @@ def build(assistant: Assistant, top_k: int = TOP_K, unavailable: dict[str, str] 
                     )
                     with gr.Row():
                         remove = gr.Button("Remove", size="sm", variant="stop", interactive=False, elem_id="remove")
-                        replace = gr.UploadButton(
-                            "Replace with a new version", size="sm", interactive=False, elem_id="replace"
-                        )
+                        with gr.Column(min_width=0, elem_id="replace"):  # holds the button and its file input
+                            replace = gr.UploadButton(
+                                "Replace with a new version", size="sm", interactive=False, elem_id="replace-button"
+                            )
                     upload = gr.File(
                         label=f"Add a .txt, .md, .html, .pdf or .docx file (up to {MAX_UPLOAD_BYTES // 2**20} MB)",
                         height=150,

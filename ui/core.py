@@ -337,7 +337,7 @@ def format_reply(
     answer = result.answer
     took = f'<span class="took">{seconds:.1f} s</span>'
     if answer is None:
-        meta = ["The closest passages are under <em>Closest passages</em>." if shown else "", took]
+        meta = ["The closest passages are listed below." if shown else "", took]
         head = f'<p class="answer abstained">{NOT_FOUND}</p>'
         block = sources_block(shown, "Closest passages", f"The reader answers from a probability of {used:.2f}.")
     else:
@@ -456,8 +456,9 @@ def too_large(size: int) -> str:
     return f"the file is {shown:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB"
 
 
-def not_added(name: str, why: str) -> str:
-    return f"⚠️ Not added {md_escape(name)}: {md_escape(why)}. Nothing was changed."
+def not_done(action: str, name: str, why: str) -> str:
+    """The one shape of a refused document action: ``⚠️ Not added x.txt: why. Nothing was changed.``"""
+    return f"⚠️ Not {action} {md_escape(name)}: {md_escape(why)}. Nothing was changed."
 
 
 def safe_name(name: str) -> str:
