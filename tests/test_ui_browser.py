@@ -321,6 +321,24 @@ def test_the_question_appears_at_once_with_a_searching_bubble(page):
     expect(reply.locator(".took")).to_have_text(re.compile(r"^\d+\.\d s$"))
 
 
+def test_a_new_chat_cancels_the_question_still_running(new_page):
+    from playwright.sync_api import expect
+
+    page, *others = new_page(), new_page(), new_page(), new_page()
+    for other in others:  # questions ahead of this one: it waits its turn for the models
+        send(other, "When did OpenAI finalize the agreement with Google's cloud division?")
+    send(page, "who supplies GPUs in the deal?")
+    expect(page.locator("#chat")).to_contain_text(SEARCHING)
+    page.locator("#new-chat").click()
+    expect(page.locator("#chat .message")).to_have_count(0)
+    expect(page.locator("#ask")).to_be_enabled()
+    for other in others:
+        expect(other.locator("#chat .reply")).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)
+    page.wait_for_timeout(2000)
+    expect(page.locator("#chat .message")).to_have_count(0)  # no answer arrived in the cleared chat
+    expect(ask(page, "who supplies GPUs in the deal?").locator("p.answer")).to_have_text("CoreWeave")
+
+
 # --- 4. honest confidence ----------------------------------------------------------------------
 
 

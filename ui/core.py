@@ -8,6 +8,7 @@ Text from documents and users is always escaped before it reaches Markdown or HT
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import html
 import math
@@ -617,9 +618,10 @@ class Assistant:
     ) -> str:
         """The chat reply for ``result``, with its own sources: ``reader``/``threshold`` as it was asked."""
         calibrated = self.readers[reader or self.pipe.reader.name].threshold
-        shown = sources(result, self.text_of, self.page_of)
+        text_of = functools.cache(self.text_of)  # each document read once per reply
+        shown = sources(result, text_of, self.page_of)
         answer = result.answer
-        found = None if answer is None else excerpt(answer, self.text_of, self.page_of, mark=answer)
+        found = None if answer is None else excerpt(answer, text_of, self.page_of, mark=answer)
         used = calibrated if threshold is None else threshold
         return format_reply(result, shown, found, calibrated, used, seconds)
 
