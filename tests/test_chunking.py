@@ -93,3 +93,35 @@ def test_seed_document_chunks():
         assert "Thread Author" not in c.text and not c.text.endswith("Top")
     ends_on_sentence = sum(c.text.endswith((".", ")")) for c in chunks)
     assert ends_on_sentence >= len(chunks) - 2
+
+
+def test_blocks_cover_the_text_and_cut_after_a_line_break():
+    from rag.chunking.chunker import text_blocks
+
+    text = "".join(f"line {i} ünïcode 🙂 text.\n" if i % 7 else f"a sentence {i}. and more " for i in range(3000))
+    position = 0
+
+    def read(n: int) -> str:
+        nonlocal position
+        position += n
+        return text[position - n : position]
+
+    blocks = list(text_blocks(read, size=1000))
+    assert "".join(b for _, b in blocks) == text
+    assert all(text[start : start + len(b)] == b for start, b in blocks)
+    assert all(500 <= len(b) <= 1000 and b.endswith(("\n", ". ", " ")) for _, b in blocks[:-1])
+
+
+def test_a_large_file_is_chunked_a_block_at_a_time_as_the_same_text_in_memory(tmp_path):
+    from rag.chunking.chunker import BLOCK_CHARS, file_chunks, iter_chunks
+
+    line = "Ein Satz mit Umlauten: äöü, CJK 漢字 and 🙂 emoji.\r\n"
+    text = "\ufeff" + line * (int(2.2 * BLOCK_CHARS) // len(line)) + "no line break at the end"
+    path = tmp_path / "big.txt"
+    path.write_bytes(text.encode("utf-8"))
+    kept, chunks = file_chunks("big.txt", path, ChunkConfig(64, 8))
+    streamed = list(chunks)
+    assert kept is None
+    assert streamed == list(iter_chunks(make_document("big.txt", text), ChunkConfig(64, 8)))
+    assert all(text[c.start : c.end] == c.text for c in streamed)
+    assert streamed[-1].text.endswith("no line break at the end") and streamed[0].start == 1  # BOM left out

@@ -225,3 +225,39 @@ def test_missing_texts_make_the_index_corrupt_and_it_is_rebuilt(corpus, tmp_path
     rebuilt, report = update_index(docs, index_dir, embedder, log=log)
     assert report.rebuilt_because and "rebuilding index" in log.getvalue()
     assert rebuilt.texts == good.texts
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"plain ASCII text\n" * 50,
+        "é".encode() * 40 + b"\xff" + b"tail",  # invalid byte after a block boundary
+        "é".encode() * 40 + "🙂".encode()[:2],  # cut inside a character at the end
+        b"\x00\x01binary",
+        "\ufeffBOM and text".encode(),
+    ],
+)
+def test_a_file_checked_a_block_at_a_time_says_what_decode_says(tmp_path, data):
+    from rag.documents.formats import check_utf8_file, decode
+
+    path = tmp_path / "f.txt"
+    path.write_bytes(data)
+    try:
+        decode(data)
+        expected = None
+    except ValueError as exc:
+        expected = str(exc)
+    if expected is None:
+        assert check_utf8_file(path, block=16) is True
+    else:
+        with pytest.raises(ValueError) as caught:
+            check_utf8_file(path, block=16)
+        assert str(caught.value) == expected
+
+
+def test_a_utf16_file_is_left_to_the_whole_file_reader(tmp_path):
+    from rag.documents.formats import check_utf8_file
+
+    path = tmp_path / "f.txt"
+    path.write_bytes("text".encode("utf-16"))
+    assert check_utf8_file(path) is False

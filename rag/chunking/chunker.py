@@ -12,16 +12,20 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import tiktoken
 
 from rag.config import CHUNK_OVERLAP, CHUNK_TOKENS, TOKENIZER
-from rag.types import Chunk, Document, Span
+from rag.documents.folder import content_spans, document_from_bytes
+from rag.documents.formats import check_utf8_file, is_plain
+from rag.types import Chunk, Document, Extracted, Span
 
 PIECE_CHARS = 200_000  # longest run of text tokenised at once (memory: tokens and cuts of one piece)
+BLOCK_CHARS = 1 << 20  # text read and chunked at once (a file of any size is chunked a block at a time)
 SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s)|\n")
 
 
@@ -149,28 +153,84 @@ def chunk_span(text: str, span: Span, config: ChunkConfig) -> list[tuple[int, in
     return out
 
 
+def cut_after(window: str) -> int:
+    """Where to end a run of text within ``window``: after its last line break, else its last sentence
+    end, else its last space or tab; 0 when it has none of them."""
+    cut = window.rfind("\n") + 1 or max((m.end() for m in SENTENCE_END.finditer(window)), default=0)
+    return cut or (max(window.rfind(" "), window.rfind("\t")) + 1)
+
+
 def pieces(text: str, span: Span, limit: int = PIECE_CHARS) -> Iterator[Span]:
     """``span`` cut into pieces of at most ``limit`` characters, each ending after a line break,
     else a sentence, else a space in its second half (a hard cut only in a very long word), so that
     tokenising one piece at a time keeps memory bounded however long a run of text is."""
     start = span.start
     while span.end - start > limit:
-        window = text[start + limit // 2 : start + limit]
-        cut = window.rfind("\n") + 1 or max((m.end() for m in SENTENCE_END.finditer(window)), default=0)
-        cut = cut or (max(window.rfind(" "), window.rfind("\t")) + 1)
+        cut = cut_after(text[start + limit // 2 : start + limit])
         end = start + limit // 2 + cut if cut else start + limit
         yield Span(start, end)
         start = end
     yield Span(start, span.end)
 
 
+def text_blocks(read: Callable[[int], str], size: int = BLOCK_CHARS) -> Iterator[tuple[int, str]]:
+    """Consecutive blocks of a text as (offset, block), read ``size`` characters at a time through
+    ``read`` (a text file's ``read``), each cut where ``cut_after`` says in its second half.
+
+    A file of any size is thus chunked holding one block; the cuts depend only on the text, so a
+    file read from disk and the same text in memory give the same blocks."""
+    base, buffer = 0, ""
+    while True:
+        if len(buffer) < size:
+            buffer += read(size - len(buffer))
+        if len(buffer) < size:  # the end of the text
+            if buffer:
+                yield base, buffer
+            return
+        cut = cut_after(buffer[size // 2 :])
+        cut = size // 2 + cut if cut else size
+        yield base, buffer[:cut]
+        base, buffer = base + cut, buffer[cut:]
+
+
+def chunk_blocks(source: str, blocks: Iterable[tuple[int, str]], config: ChunkConfig) -> Iterator[Chunk]:
+    """The chunks of the content of each block (``content_spans``), with offsets in the whole text."""
+    for base, block in blocks:
+        for span in content_spans(block):
+            for piece in pieces(block, span):
+                for start, end, n_tokens in chunk_span(block, piece, config):
+                    yield Chunk(source, base + start, base + end, block[start:end], n_tokens)
+
+
 def iter_chunks(doc: Document, config: ChunkConfig | None = None) -> Iterator[Chunk]:
-    """The chunks of one document's content, in order, one piece of text at a time (bounded memory)."""
+    """The chunks of one document's content, in order, a block of text at a time."""
+    position = 0
+
+    def read(n: int) -> str:
+        nonlocal position
+        position += n
+        return doc.text[position - n : position]
+
+    return chunk_blocks(doc.source, text_blocks(read), config or ChunkConfig())
+
+
+def file_chunks(source: str, path: Path, config: ChunkConfig | None = None) -> tuple[Extracted | None, Iterator[Chunk]]:
+    """The chunks of a file, and its extracted text when it has one (.html, .pdf, .docx).
+
+    A UTF-8 .txt or .md file is checked, then read and chunked a block at a time: memory does not
+    grow with its size. Other files are read whole (their formats bound their size). ValueError
+    (with the reason) for a file that cannot be read as its kind."""
     config = config or ChunkConfig()
-    for span in doc.content:
-        for piece in pieces(doc.text, span):
-            for start, end, n_tokens in chunk_span(doc.text, piece, config):
-                yield Chunk(doc.source, start, end, doc.text[start:end], n_tokens)
+    if is_plain(source) and check_utf8_file(path):
+        handle = open(path, encoding="utf-8", newline="")  # noqa: SIM115 - closed when the chunks are drawn
+
+        def chunks() -> Iterator[Chunk]:
+            with handle:
+                yield from chunk_blocks(source, text_blocks(handle.read), config)
+
+        return None, chunks()
+    doc = document_from_bytes(source, path.read_bytes())
+    return (None if is_plain(source) else Extracted(doc.text, doc.pages)), iter_chunks(doc, config)
 
 
 def chunk_document(doc: Document, config: ChunkConfig | None = None) -> list[Chunk]:

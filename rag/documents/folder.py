@@ -94,6 +94,15 @@ def document_from_bytes(source: str, data: bytes, sha256: str = "") -> Document:
     return make_document(source, extracted.text, sha256 or hashlib.sha256(data).hexdigest(), extracted.pages)
 
 
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read a block at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def read_document(path: Path, source: str) -> Document:
     return document_from_bytes(source, path.read_bytes())
 

@@ -16,7 +16,7 @@ import re
 import zipfile
 import zlib
 from html.parser import HTMLParser
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import IO
 from xml.etree import ElementTree
 
@@ -55,6 +55,30 @@ def decode(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ValueError(f"not UTF-8 (byte {exc.start})") from None
+
+
+def check_utf8_file(path: Path, block: int = 1 << 20) -> bool:
+    """Whether ``path`` reads as ``decode`` would read it, as UTF-8, checked a block at a time (no whole
+    copy of a large file in memory). False for a UTF-16 file (decoded whole); ValueError, with the reason
+    ``decode`` gives, for binary or non-UTF-8 data."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    with open(path, "rb") as f:
+        data = f.read(block)
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return False
+        if b"\x00" in data[:8192]:
+            raise ValueError("binary file")
+        consumed = 0
+        while True:
+            pending = len(decoder.getstate()[0])
+            try:
+                decoder.decode(data, final=not data)
+            except UnicodeDecodeError as exc:
+                raise ValueError(f"not UTF-8 (byte {consumed - pending + exc.start})") from None
+            if not data:
+                return True
+            consumed += len(data)
+            data = f.read(block)
 
 
 def extract(source: str, data: bytes) -> Extracted:

@@ -7,7 +7,6 @@ reading it; otherwise its SHA-256 decides. Unchanged files keep their stored vec
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import sys
 import time
@@ -16,15 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from rag.chunking.chunker import ChunkConfig, iter_chunks
+from rag.chunking.chunker import ChunkConfig, file_chunks
 from rag.config import TOKENIZER
-from rag.documents.folder import check_docs_dir, doc_paths, document_from_bytes, scan, skip_warning
-from rag.documents.formats import is_plain
+from rag.documents.folder import check_docs_dir, doc_paths, file_sha256, scan, skip_warning
 from rag.errors import IndexUnusable, RagError
 from rag.index.embedding import Encoder
 from rag.index.lexical import KIND as LEXICAL_KIND
 from rag.index.store import INDEXED_TEXT, POINTER, BuildWriter, Index, build_lock, indexed_text
-from rag.types import Chunk, Extracted
+from rag.types import Chunk
 
 EMBED_BATCH = 256  # chunks embedded and written at a time: the build's memory does not grow with a file
 PROGRESS_EVERY_S = 15.0
@@ -117,15 +115,15 @@ def _old_states(old: Index | None) -> dict[str, FileState]:
     return {src: FileState(**st) for src, st in old.manifest.get("files", {}).items()}
 
 
-def _is_unchanged(path: Path, state: FileState | None) -> tuple[bool, bytes | None]:
-    """(unchanged?, the file's bytes if they had to be read)."""
+def _is_unchanged(path: Path, state: FileState | None) -> tuple[bool, str]:
+    """(unchanged?, the file's SHA-256 if it had to be computed, else "")."""
     if state is None:
-        return False, None
+        return False, ""
     stat = path.stat()
     if stat.st_size == state.size and stat.st_mtime_ns == state.mtime_ns:
-        return True, None
-    data = path.read_bytes()
-    return hashlib.sha256(data).hexdigest() == state.sha256, data
+        return True, ""
+    digest = file_sha256(path)
+    return digest == state.sha256, digest
 
 
 def plan(docs_dir: Path, old: Index | None) -> UpdateReport:
@@ -285,7 +283,7 @@ def _write_file(
     log: TextIO,
 ) -> dict:
     """Add one file's chunks and vectors to the build (stored ones when it is unchanged); its manifest entry."""
-    unchanged, data = _is_unchanged(path, state)
+    unchanged, digest = _is_unchanged(path, state)
     stat = path.stat()
     if unchanged and state is not None and old is not None:
         report.unchanged.append(source)
@@ -297,20 +295,18 @@ def _write_file(
             writer.add_text(source, old.texts[source])
         return {**vars(state), "first": first, "mtime_ns": stat.st_mtime_ns}
     (report.changed if state is not None else report.added).append(source)
-    data = path.read_bytes() if data is None else data
-    entry = FileState(stat.st_size, stat.st_mtime_ns, hashlib.sha256(data).hexdigest())
+    entry = FileState(stat.st_size, stat.st_mtime_ns, digest or file_sha256(path))
     try:
-        doc = document_from_bytes(source, data, entry.sha256)
+        kept, chunks = file_chunks(source, path, config)  # checks the whole file before the first chunk
     except ValueError as exc:
         entry.skipped = report.skipped[source] = str(exc)
         print(skip_warning(source, str(exc)), file=log)
         return vars(entry)
-    del data  # the text alone is kept while the file is chunked
-    if not is_plain(source):
-        writer.add_text(source, Extracted(doc.text, doc.pages))
+    if kept is not None:
+        writer.add_text(source, kept)
     entry.first = writer.size
     progress = Progress(source, log)
-    for batch in batches(iter_chunks(doc, config), EMBED_BATCH):
+    for batch in batches(chunks, EMBED_BATCH):
         writer.add(batch, embedder.encode([indexed_text(c) for c in batch]))
         report.embedded_chunks += len(batch)
         progress.update(writer.size - entry.first)
