@@ -3,17 +3,24 @@
 A file whose size and modification time match the manifest is taken as unchanged without
 reading it; otherwise its SHA-256 decides. Unchanged files keep their stored vectors, and
 .html/.pdf/.docx files their kept extracted text.
+
+Reading, chunking and embedding the changed files is one step (``EmbedFiles``) that can be swapped:
+``embed_here`` runs it in this process, ``rag.cluster.index`` on a Ray cluster. Either way this module
+keeps the lock, the reuse of the old index, the manifest and the writing, in the same file order.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
+
+import numpy as np
 
 from rag.chunking.chunker import ChunkConfig, file_chunks
 from rag.config import TOKENIZER
@@ -22,7 +29,7 @@ from rag.errors import IndexUnusable, RagError
 from rag.index.embedding import Encoder
 from rag.index.lexical import KIND as LEXICAL_KIND
 from rag.index.store import INDEXED_TEXT, POINTER, BuildWriter, Index, build_lock, indexed_text
-from rag.types import Chunk
+from rag.types import Chunk, Extracted
 
 EMBED_BATCH = 256  # chunks embedded and written at a time: the build's memory does not grow with a file
 PROGRESS_EVERY_S = 15.0
@@ -68,6 +75,50 @@ class UpdateReport:
             parts.append(f"{len(self.skipped)} skipped")
         lexical = "; BM25 rebuilt with new settings" if self.lexical_rebuilt else ""
         return ", ".join(parts) + f"; embedded {self.embedded_chunks} chunks" + lexical
+
+
+@dataclass
+class Embedded:
+    """A changed file, read, chunked and embedded: its manifest entry (``skipped`` says why it could not be
+    read), its kept text (.html/.pdf/.docx) and its rows as (chunks, vectors) batches, drawn in order."""
+
+    source: str
+    entry: FileState
+    kept: Extracted | None = None
+    rows: Iterable[tuple[list[Chunk], np.ndarray]] = ()
+
+
+ToEmbed = tuple[str, Path, str]  # (source, path, its SHA-256 when already computed, else "")
+EmbedFiles = Callable[[Sequence[ToEmbed], ChunkConfig], Generator[Embedded, None, None]]
+"""Reads, chunks and embeds the given files: one ``Embedded`` per file, in the order given, each one's
+rows drawn before the next is asked for."""
+
+
+def read_file(
+    source: str, path: Path, digest: str, config: ChunkConfig
+) -> tuple[FileState, Extracted | None, Iterator[Chunk]]:
+    """A changed file's manifest entry (``skipped`` set when it cannot be read), kept text and chunks (lazy).
+    The one reader of changed files, wherever they are embedded."""
+    stat = path.stat()
+    entry = FileState(stat.st_size, stat.st_mtime_ns, digest or file_sha256(path))
+    try:
+        kept, chunks = file_chunks(source, path, config)  # checks the whole file before the first chunk
+    except ValueError as exc:
+        entry.skipped = str(exc)
+        return entry, None, iter(())
+    return entry, kept, chunks
+
+
+def embed_here(embedder: Encoder) -> EmbedFiles:
+    """Embedding in this process: a file at a time, ``EMBED_BATCH`` chunks at a time."""
+
+    def embed(files: Sequence[ToEmbed], config: ChunkConfig) -> Generator[Embedded, None, None]:
+        for source, path, digest in files:
+            entry, kept, chunks = read_file(source, path, digest, config)
+            rows = ((b, embedder.encode([indexed_text(c) for c in b])) for b in batches(chunks, EMBED_BATCH))
+            yield Embedded(source, entry, kept, rows)
+
+    return embed
 
 
 def lexical_stale(manifest: dict) -> bool:
@@ -149,6 +200,7 @@ def fresh_index(
     config: ChunkConfig | None = None,
     current: Index | None = None,
     log: TextIO | None = None,
+    embed_files: EmbedFiles | None = None,
 ) -> tuple[Index, UpdateReport | None]:
     """An index in step with ``docs_dir``: ``current`` (or the one on disk) when nothing changed,
     else an updated one; the report says what changed (None: nothing did, or the update failed).
@@ -156,6 +208,7 @@ def fresh_index(
     The one place that opens an index, decides whether it is stale and updates it. ``config`` None
     keeps the index's own chunking. When the update cannot be written (a read-only folder, a full
     disk) the previous index still answers, with a warning; with no previous index it is an error.
+    ``embed_files`` None embeds here with ``embedder`` (see ``EmbedFiles``).
     """
     log = log or sys.stderr
     if index_dir.exists() and not index_dir.is_dir():
@@ -173,7 +226,7 @@ def fresh_index(
             return current, None
         print("index is out of date; updating it", file=log)
     try:
-        index, report = update_index(docs_dir, index_dir, embedder, config, old=current, log=log)
+        index, report = update_index(docs_dir, index_dir, embedder, config, current, log, embed_files=embed_files)
     except OSError as exc:
         why = exc.strerror or str(exc)
         if current is None:
@@ -192,13 +245,15 @@ def update_index(
     old: Index | None = None,
     log: TextIO | None = None,
     load: bool = True,
+    embed_files: EmbedFiles | None = None,
 ) -> tuple[Index | None, UpdateReport]:
     """Index ``docs_dir`` into ``index_dir``, reusing ``old`` (or what is on disk) where valid.
 
     ``config`` None keeps the existing index's chunking (``chunking_of``). One builder at a time per
     index folder (``store.build_lock``); a second one waits, then starts from what the first built.
     The index is written as it is built (``store.BuildWriter``); ``load`` False returns None instead
-    of loading a new build back (the command line only reports on it)."""
+    of loading a new build back (the command line only reports on it). Changed files are embedded by
+    ``embed_files`` (default: here, with ``embedder``; ``embedder`` names the model and its dimension either way)."""
     log = log or sys.stderr
     check_docs_dir(docs_dir)
     with build_lock(index_dir, log) as waited:
@@ -209,7 +264,9 @@ def update_index(
             except IndexUnusable as exc:
                 if old is None and (index_dir / "CURRENT").exists():
                     unusable = str(exc)
-        report, written = _update_index(docs_dir, index_dir, embedder, chunking_of(old, config), old, log, unusable)
+        embed = embed_files or embed_here(embedder)
+        config = chunking_of(old, config)
+        report, written = _update_index(docs_dir, index_dir, embedder, embed, config, old, log, unusable)
     if not written:
         return old, report
     return (Index.load(index_dir) if load else None), report
@@ -219,6 +276,7 @@ def _update_index(
     docs_dir: Path,
     index_dir: Path,
     embedder: Encoder,
+    embed_files: EmbedFiles,
     config: ChunkConfig,
     old: Index | None,
     log: TextIO,
@@ -243,9 +301,15 @@ def _update_index(
         report.chunks, report.files = len(old.chunks), len(old.manifest.get("files", {}))
         return report, False
     files: dict[str, dict] = {}
-    with BuildWriter(index_dir, embedder.dim) as writer:
-        for source, path in found:
-            files[source] = _write_file(source, path, states.get(source), old, writer, embedder, config, report, log)
+    decided = [(source, path, *_is_unchanged(path, states.get(source))) for source, path in found]
+    embedded = embed_files([(source, path, digest) for source, path, same, digest in decided if not same], config)
+    with BuildWriter(index_dir, embedder.dim) as writer, contextlib.closing(embedded):
+        for source, path, same, _ in decided:
+            if same and old is not None:
+                files[source] = _reuse_file(source, path, states[source], old, writer, report)
+            else:
+                (report.changed if source in states else report.added).append(source)
+                files[source] = _write_embedded(source, next(embedded, None), writer, report, log)
         report.removed = sorted(set(states) - set(files))
         report.chunks, report.files = writer.size, len(files)
         writer.finish({**settings, "files": files})
@@ -271,44 +335,37 @@ def batches(items: Iterable[Chunk], size: int) -> Iterator[list[Chunk]]:
         yield batch
 
 
-def _write_file(
-    source: str,
-    path: Path,
-    state: FileState | None,
-    old: Index | None,
-    writer: BuildWriter,
-    embedder: Encoder,
-    config: ChunkConfig,
-    report: UpdateReport,
-    log: TextIO,
+def _reuse_file(
+    source: str, path: Path, state: FileState, old: Index, writer: BuildWriter, report: UpdateReport
 ) -> dict:
-    """Add one file's chunks and vectors to the build (stored ones when it is unchanged); its manifest entry."""
-    unchanged, digest = _is_unchanged(path, state)
-    stat = path.stat()
-    if unchanged and state is not None and old is not None:
-        report.unchanged.append(source)
-        first = writer.size
-        for lo in range(0, state.count, EMBED_BATCH):
-            n = min(EMBED_BATCH, state.count - lo)
-            writer.add(old.chunks[state.first + lo : state.first + lo + n], old.vectors_of(state.first + lo, n))
-        if source in old.texts:
-            writer.add_text(source, old.texts[source])
-        return {**vars(state), "first": first, "mtime_ns": stat.st_mtime_ns}
-    (report.changed if state is not None else report.added).append(source)
-    entry = FileState(stat.st_size, stat.st_mtime_ns, digest or file_sha256(path))
-    try:
-        kept, chunks = file_chunks(source, path, config)  # checks the whole file before the first chunk
-    except ValueError as exc:
-        entry.skipped = report.skipped[source] = str(exc)
-        print(skip_warning(source, str(exc)), file=log)
+    """Add an unchanged file's stored chunks and vectors (and kept text) to the build; its manifest entry."""
+    report.unchanged.append(source)
+    first = writer.size
+    for lo in range(0, state.count, EMBED_BATCH):
+        n = min(EMBED_BATCH, state.count - lo)
+        writer.add(old.chunks[state.first + lo : state.first + lo + n], old.vectors_of(state.first + lo, n))
+    if source in old.texts:
+        writer.add_text(source, old.texts[source])
+    return {**vars(state), "first": first, "mtime_ns": path.stat().st_mtime_ns}
+
+
+def _write_embedded(source: str, item: Embedded | None, writer: BuildWriter, report: UpdateReport, log: TextIO) -> dict:
+    """Add a changed file's embedded rows (and kept text) to the build; its manifest entry."""
+    if item is None or item.source != source:
+        got = "nothing" if item is None else item.source
+        raise RuntimeError(f"embedded files arrived out of order: {got} where {source} was due")
+    entry = item.entry
+    if entry.skipped:
+        report.skipped[source] = entry.skipped
+        print(skip_warning(source, entry.skipped), file=log)
         return vars(entry)
-    if kept is not None:
-        writer.add_text(source, kept)
+    if item.kept is not None:
+        writer.add_text(source, item.kept)
     entry.first = writer.size
     progress = Progress(source, log)
-    for batch in batches(chunks, EMBED_BATCH):
-        writer.add(batch, embedder.encode([indexed_text(c) for c in batch]))
-        report.embedded_chunks += len(batch)
+    for chunks, vectors in item.rows:
+        writer.add(chunks, vectors)
+        report.embedded_chunks += len(chunks)
         progress.update(writer.size - entry.first)
     entry.count = writer.size - entry.first
     return vars(entry)
