@@ -93,7 +93,8 @@ def test_title_of_turns_a_path_into_words():
     assert title_of("010-Super_Bowl_50/notes.md") == "Super Bowl 50 notes"
 
 
-def test_built_a_batch_at_a_time_it_scores_as_bm25s_own_index():
+@pytest.mark.parametrize("spill", [False, True])
+def test_built_a_batch_at_a_time_it_scores_as_bm25s_own_index(tmp_path, spill):
     import random
 
     import bm25s
@@ -103,10 +104,11 @@ def test_built_a_batch_at_a_time_it_scores_as_bm25s_own_index():
     rng = random.Random(0)
     words = [f"w{i}" for i in range(300)]
     texts = [" ".join(rng.choices(words, k=rng.randint(1, 40))) for _ in range(500)]
-    builder = Bm25Builder()
+    builder = Bm25Builder(scratch=tmp_path / "triples" if spill else None)
     for i in range(0, len(texts), 64):
         builder.add(texts[i : i + 64])
     mine = builder.finish()
+    assert not (tmp_path / "triples").exists()  # the scratch file goes once the index is built
     reference = bm25s.BM25(k1=K1, b=B, method="lucene")
     reference.index(tokenize(texts), show_progress=False)
     for query in ("w1 w2 w3", "w299", "w10 w10 w200 w7"):

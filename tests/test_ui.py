@@ -15,31 +15,22 @@ import pytest
 
 from rag.errors import UsageError
 from rag.types import Answer, Extracted, Passage, Result, Span
-from ui.core import (
-    MAX_UPLOAD_BYTES,
+from ui.core import Assistant, load_readers
+from ui.document_view import document_body, document_page, document_span
+from ui.reply import (
     NOT_FOUND,
-    Assistant,
-    DocumentError,
-    UploadRejected,
-    check_upload,
     confidence,
-    count,
-    document_body,
     document_href,
-    document_page,
-    document_span,
     excerpt,
     format_reply,
-    load_readers,
     log_odds,
     on_slider,
     ranked_sentences,
-    safe_name,
-    save_new,
     sentence_around,
     sources,
-    too_large,
 )
+from ui.text import DocumentError, UploadRejected, count
+from ui.uploads import MAX_UPLOAD_BYTES, check_upload, safe_name, save_new, too_large
 
 from .builders import make_docx, make_pdf
 

@@ -24,7 +24,8 @@ import pytest
 
 from tests.builders import make_pdf
 from tests.conftest import ROOT, SEEDS
-from ui.core import SEARCHING, count
+from ui.reply import SEARCHING
+from ui.text import count
 
 pytestmark = pytest.mark.slow
 
@@ -556,7 +557,7 @@ def call_api(url: str, name: str, data: list) -> list:
 
 def test_api_cannot_copy_a_server_file_into_the_docs(app, tmp_path):
     """A script naming a server file (not an upload) in the upload API gets it refused, by Gradio
-    or by us (``ui.core.uploaded_file``), and nothing reaches the docs folder."""
+    or by us (``ui.uploads.uploaded_file``), and nothing reaches the docs folder."""
     url, docs = app
     secret = tmp_path / "secret.txt"
     secret.write_text("The vault code of Port Elira is 4711.\n", encoding="utf-8")

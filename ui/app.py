@@ -29,28 +29,11 @@ from rag.documents.folder import check_docs_dir
 from rag.errors import RagError, UsageError
 from rag.pipeline import Pipeline
 from rag.reader import DEFAULT_READER, READERS
-from ui.core import (
-    DOCUMENT_HEADERS,
-    FONT_FAMILY,
-    FONT_FILES,
-    MAX_UPLOAD_BYTES,
-    NOT_FOUND,
-    SEARCHING,
-    THRESHOLD_STEP,
-    Assistant,
-    DocumentError,
-    UploadRejected,
-    count,
-    document_page,
-    document_span,
-    load_readers,
-    md_escape,
-    not_done,
-    on_slider,
-    problem_page,
-    reader_label,
-    too_large,
-)
+from ui.core import Assistant, load_readers, reader_label
+from ui.document_view import DOCUMENT_HEADERS, FONT_FAMILY, FONT_FILES, document_page, document_span, problem_page
+from ui.reply import NOT_FOUND, SEARCHING, THRESHOLD_STEP, on_slider
+from ui.text import DocumentError, UploadRejected, count, md_escape
+from ui.uploads import MAX_UPLOAD_BYTES, not_done, too_large
 
 EXAMPLES = (
     "who supplies GPUs in the deal?",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -93,45 +94,66 @@ class Bm25:
 
 class Bm25Builder:
     """Builds a ``Bm25`` from texts added a batch at a time, so an index of any size never holds its
-    texts or token lists: only each row's distinct words and counts (10 bytes per pair).
+    texts or token lists: only each row's distinct words and their counts, as (row, word, count) triples
+    of int32, kept in memory or, given a ``scratch`` file, written there (then memory holds the vocabulary
+    alone until ``finish``, which needs 8 bytes per triple for the index itself).
 
     Scores are Lucene's BM25, as bm25s computes them (``tests/test_lexical.py`` checks the formula):
     ``idf * tf / (tf + k1 * (1 - b + b * len / avg_len))`` with ``idf = ln(1 + (N - df + 0.5) / (df + 0.5))``,
     stored as bm25s's word-by-row sparse matrix (column per word), so querying is bm25s's own.
     """
 
-    def __init__(self, k1: float = K1, b: float = B) -> None:
-        self.k1, self.b = k1, b
+    READ_TRIPLES = 1 << 20  # triples read back from the scratch file at once
+
+    def __init__(self, k1: float = K1, b: float = B, scratch: Path | None = None) -> None:
+        self.k1, self.b, self.scratch = k1, b, scratch
         self.vocab: dict[str, int] = {}
-        self.lengths: list[np.ndarray] = []  # words per row (after stop words)
-        self.blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (row, word, count) per batch
+        self.lengths = np.zeros(1024, dtype=np.int32)  # words per row (after stop words); grown by doubling
+        self.blocks: list[np.ndarray] = []  # (n, 3) triples per batch, when there is no scratch file
         self.size = 0
+        self._file = open(scratch, "wb") if scratch is not None else None  # noqa: SIM115 - closed in finish
 
     def add(self, texts: list[str]) -> None:
         """Tokenise and count the words of the next rows."""
-        rows, words, counts, lengths = [], [], [], []
+        triples = []
+        while len(self.lengths) < self.size + len(texts):
+            self.lengths = np.concatenate([self.lengths, np.zeros_like(self.lengths)])
         for i, tokens in enumerate(tokenize(texts) if texts else []):
             ids = np.fromiter((self.vocab.setdefault(t, len(self.vocab)) for t in tokens), np.int32, len(tokens))
             unique, n = np.unique(ids, return_counts=True)
-            rows.append(np.full(len(unique), self.size + i, dtype=np.int32))
-            words.append(unique)
-            counts.append(n.astype(np.uint16 if len(tokens) < 2**16 else np.uint32))
-            lengths.append(len(tokens))
-        if sum(map(len, rows)):
-            self.blocks.append((np.concatenate(rows), np.concatenate(words), np.concatenate(counts)))
-        self.lengths.append(np.asarray(lengths, dtype=np.int32))
+            triples.append(np.column_stack([np.full(len(unique), self.size + i, dtype=np.int32), unique, n]))
+            self.lengths[self.size + i] = len(tokens)
         self.size += len(texts)
+        block = np.concatenate(triples).astype(np.int32) if triples else np.zeros((0, 3), dtype=np.int32)
+        if not len(block):
+            return
+        if self._file is not None:
+            self._file.write(block.tobytes())
+        else:
+            self.blocks.append(block)
+
+    def _triples(self) -> Iterator[np.ndarray]:
+        """The (row, word, count) triples in the order they were added, a block at a time."""
+        if self._file is None:
+            yield from self.blocks
+            return
+        self._file.close()
+        with open(self.scratch, "rb") as f:  # type: ignore[arg-type]
+            while data := f.read(self.READ_TRIPLES * 12):
+                yield np.frombuffer(data, dtype=np.int32).reshape(-1, 3)
 
     def finish(self) -> Bm25:
-        """The index: one pass over the pairs, each placed straight into its word's column."""
+        """The index: one pass over the triples to count each word's rows, one to place each score
+        straight into its word's column (rows ascending within a column, as bm25s stores them)."""
         model = bm25s.BM25(k1=self.k1, b=self.b, method="lucene")
         if self.size == 0:
+            self._discard()
             return Bm25(model, 0)
-        lengths = np.concatenate(self.lengths).astype(np.float32)
+        lengths = self.lengths[: self.size].astype(np.float32)
         n_words = len(self.vocab)
         df = np.zeros(n_words, dtype=np.int64)
-        for _, words, _ in self.blocks:
-            df += np.bincount(words, minlength=n_words)
+        for block in self._triples():
+            df += np.bincount(block[:, 1], minlength=n_words)
         idf = np.log(1 + (self.size - df + 0.5) / (df + 0.5)).astype(np.float32)
         norm = (self.k1 * (1 - self.b + self.b * lengths / max(float(lengths.mean()), 1e-9))).astype(np.float32)
         indptr = np.zeros(n_words + 1, dtype=np.int64)
@@ -139,22 +161,26 @@ class Bm25Builder:
         data = np.empty(int(indptr[-1]), dtype=np.float32)
         indices = np.empty(int(indptr[-1]), dtype=np.int32)
         filled = indptr[:-1].copy()  # next free slot of each column
-        while self.blocks:
-            rows, words, counts = self.blocks.pop(0)
-            tf = counts.astype(np.float32)
-            scores = idf[words] * tf / (tf + norm[rows])
-            order = np.argsort(words, kind="stable")  # rows stay ascending within a column
-            words, rows, scores = words[order], rows[order], scores[order]
+        for block in self._triples():
+            order = np.argsort(block[:, 1], kind="stable")
+            rows, words, tf = block[order, 0], block[order, 1], block[order, 2].astype(np.float32)
             starts = np.flatnonzero(np.r_[True, words[1:] != words[:-1]])
-            rank = np.arange(len(words)) - np.repeat(starts, np.diff(np.r_[starts, len(words)]))
-            slots = filled[words] + rank
-            data[slots], indices[slots] = scores, rows
-            filled[words[starts]] += np.diff(np.r_[starts, len(words)])
+            runs = np.diff(np.r_[starts, len(words)])
+            slots = filled[words] + np.arange(len(words)) - np.repeat(starts, runs)
+            data[slots], indices[slots] = idf[words] * tf / (tf + norm[rows]), rows
+            filled[words[starts]] += runs
+        self._discard()
         model.scores = {"data": data, "indices": indices, "indptr": indptr, "num_docs": self.size}
         model.vocab_dict = self.vocab
         model.unique_token_ids_set = set(self.vocab.values())
         model.nonoccurrence_array = None  # only BM25L and BM25+ have one
         return Bm25(model, self.size)
+
+    def _discard(self) -> None:
+        self.blocks = []
+        if self._file is not None:
+            self._file.close()
+            self.scratch.unlink(missing_ok=True)  # type: ignore[union-attr]
 
 
 def _term_maxima(model: bm25s.BM25) -> np.ndarray:

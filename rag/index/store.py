@@ -43,6 +43,7 @@ BUILD_NAME = re.compile(r"build-[0-9a-f]{12}")
 POINTER = "CURRENT"
 LOCK = ".lock"
 VECTORS_SCRATCH = "vectors.f32"  # raw rows while a build is written; not part of the build
+BM25_SCRATCH = "bm25-triples.i32"  # BM25 word counts while a build is written; not part of the build
 
 
 @dataclass
@@ -154,7 +155,7 @@ class BuildWriter:
         self._chunks = open(self.tmp / "chunks.jsonl", "w", encoding="utf-8")  # noqa: SIM115 - closed in finish
         self._texts = open(self.tmp / "texts.jsonl", "w", encoding="utf-8")  # noqa: SIM115
         self._vectors = open(self.tmp / VECTORS_SCRATCH, "wb")  # noqa: SIM115
-        self.lexical = Bm25Builder()
+        self.lexical = Bm25Builder(scratch=self.tmp / BM25_SCRATCH)
 
     def __enter__(self) -> BuildWriter:
         return self
@@ -181,8 +182,7 @@ class BuildWriter:
         self._close()
         lexical = self.lexical.finish()
         lexical.save(self.tmp / "bm25")
-        del lexical
-        self.lexical = Bm25Builder()
+        del lexical, self.lexical  # its arrays go back to the system before FAISS needs the memory
         search, params = ann.new_index(ann.kind_for(self.size), self.dim)
         for block in self._vector_blocks():
             search.add(block)

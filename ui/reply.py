@@ -1,0 +1,310 @@
+"""A reply as the chat shows it: the answer, the sentence it comes from, a confidence label, and its
+own sources, each a whole sentence with the answer marked and a link to the document view."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import math
+import re
+import urllib.parse
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+
+from rag.types import Answer, Passage, Result, Span
+
+NOT_FOUND = "Not found in the documents."
+SEARCHING = "Searching your documents…"
+THRESHOLD_STEP = 0.01  # the threshold slider's step
+
+
+# --- confidence ------------------------------------------------------------------------------
+
+# The one rule for confidence labels. A reader's score is a probability (the trained reader's is a
+# sigmoid of how far the span beats its window's "no answer" slot) and its threshold is the
+# calibrated point below which it abstains. The label compares the two as log-odds: "high" when the
+# score's odds are at least e^6 (about 400) times the threshold's, "medium" from e^3 (20) times, "low"
+# below that: just above the abstention point, or under it when a user lowered the threshold. For
+# the trained reader (threshold about 0.05) that is high from 0.95, "about 19 in 20", and medium
+# from 0.5, "more likely than not"; the rule-based reader (0.24) rarely reaches high, as it should.
+CONFIDENCE_STEPS = ((6.0, "high"), (3.0, "medium"))
+
+
+def log_odds(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+def confidence(score: float, threshold: float) -> str:
+    """``high``, ``medium`` or ``low``: how far ``score`` is above the reader's calibrated ``threshold``."""
+    margin = log_odds(score) - log_odds(threshold)
+    return next((label for step, label in CONFIDENCE_STEPS if margin >= step), "low")
+
+
+def on_slider(value: float) -> float:
+    """``value`` as the threshold slider shows it, rounded to its step (0.0459 is shown as 0.05)."""
+    return round(round(value / THRESHOLD_STEP) * THRESHOLD_STEP, 2)
+
+
+# --- sentences around a span -----------------------------------------------------------------
+
+SENTENCE_ENDS = ".!?…"
+CLOSERS = "\"'”’)]»"
+EXCERPT_REACH = 300  # characters searched on each side of a span for the ends of its sentence
+_SPACE = re.compile(r"\s+")
+_WORD = re.compile(r"\w+")
+_COMMON = frozenset(
+    "the and for are was were who whom what when where which why how did does has had have its not but can "
+    "with from that this been they their there about into".split()
+)
+
+
+def word_keys(text: str) -> set[str]:
+    """The words of ``text`` that say something, crudely stemmed (``supplies``, ``supply`` -> ``suppl``)."""
+    words = (w.lower() for w in _WORD.findall(text))
+    return {w[:5] if len(w) >= 5 else w.rstrip("s") for w in words if len(w) > 2 and w not in _COMMON}
+
+
+def ends_sentence(text: str, i: int, j: int) -> bool:
+    """Whether the whitespace ``text[i:j]`` separates two sentences.
+
+    It does after ``.``, ``!`` or ``?`` (closing quotes allowed) and at a line break, unless the next
+    word is in lower case (an abbreviation, a PDF's wrapped line); a blank line always does.
+    """
+    nxt = text[j : j + 1]
+    if not nxt or text.count("\n", i, j) >= 2:
+        return True
+    if nxt.islower():
+        return False
+    before = text[max(0, i - 4) : i].rstrip(CLOSERS)[-1:]
+    return bool(before) and before in SENTENCE_ENDS or "\n" in text[i:j]
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A part of a text: ``[start, end)``, and whether it begins or ends inside a sentence."""
+
+    start: int
+    end: int
+    cut_before: bool = False
+    cut_after: bool = False
+
+
+def sentence_around(text: str, start: int, end: int, reach: int = EXCERPT_REACH) -> Cut:
+    """The whole sentence(s) of ``text`` holding ``[start, end)``; a sentence longer than ``reach``
+    characters on a side is cut there, at a word."""
+    lo, hi = max(0, start - reach), min(len(text), end + reach)
+    begin, found = lo, lo == 0
+    for m in _SPACE.finditer(text, lo, start):
+        if ends_sentence(text, m.start(), m.end()):
+            begin, found = m.end(), True
+    if not found:
+        first = _SPACE.search(text, lo, start)
+        begin = first.end() if first else start
+    finish, closed = end, False
+    spaces = list(_SPACE.finditer(text, end, hi))
+    for m in spaces:
+        if ends_sentence(text, m.start(), m.end()):
+            finish, closed = m.start(), True
+            break
+    if not closed:
+        closed = hi == len(text)
+        finish = hi if closed else (spaces[-1].start() if spaces else end)
+    while begin < start and text[begin].isspace():
+        begin += 1
+    while finish > end and text[finish - 1].isspace():
+        finish -= 1
+    return Cut(begin, max(finish, end), not found, not closed)
+
+
+def ranked_sentences(text: str, start: int, end: int, question: str) -> list[tuple[int, int]]:
+    """The sentences of ``text[start:end]``, those sharing the most words with ``question`` first (on a
+    tie, the first of a line's length or more): what a passage without the answer shows, not its first words."""
+    wanted = word_keys(question)
+    bounds = [start]
+    for m in _SPACE.finditer(text, start, end):
+        if ends_sentence(text, m.start(), m.end()):
+            bounds += [m.start(), m.end()]
+    bounds.append(end)
+    sentences = [(a, b) for a, b in zip(bounds[::2], bounds[1::2], strict=True) if text[a:b].strip()]
+
+    def shared(s: tuple[int, int]) -> tuple[int, int]:  # then the longer, up to a line: not a heading
+        return len(wanted & word_keys(text[s[0] : s[1]])), min(s[1] - s[0], 120)
+
+    return sorted(sentences, key=shared, reverse=True) or [(start, end)]
+
+
+# --- sources ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    """What a source shows: whole sentences of a document around a span, and the answer to mark in them.
+
+    ``start``/``end`` are offsets into the document's text and ``text`` is that slice; ``mark`` is the
+    answer's span when the excerpt holds it; ``page`` is the PDF page where the excerpt starts.
+    """
+
+    source: str
+    start: int
+    end: int
+    text: str
+    page: int | None = None
+    mark: Span | None = None
+    cut_before: bool = False
+    cut_after: bool = False
+
+    @property
+    def span(self) -> Span:
+        return Span(self.start, self.end)
+
+
+TextOf = Callable[[str], str | None]
+PageOf = Callable[[str, int], int | None]
+
+
+def covering(item: Answer | Passage, text_of: TextOf) -> tuple[str, int, bool]:
+    """A text that holds ``item``, the document offset where it starts, and whether it is the whole
+    document: the document's text when it still matches ``item`` there, else the passage's own."""
+    full = text_of(item.source)
+    if full is not None and full[item.start : item.end] == item.text:
+        return full, 0, True
+    holder = item.passage if isinstance(item, Answer) and item.passage is not None else item
+    return holder.text, holder.start, False
+
+
+def excerpt(
+    item: Answer | Passage,
+    text_of: TextOf,
+    page_of: PageOf,
+    question: str = "",
+    mark: Answer | None = None,
+    shown: Collection[tuple[str, int, int]] = (),
+) -> Excerpt | None:
+    """The sentence holding ``mark``, else the passage's sentence closest to ``question``, skipping any
+    ``(source, start, end)`` already ``shown`` (None when all are). It is cut from the document's text
+    by offsets, never found again by searching for its words."""
+    text, base, whole = covering(item, text_of)
+    candidates = [] if mark is None else [(mark.start - base, mark.end - base)]
+    candidates += ranked_sentences(text, item.start - base, item.end - base, question)
+    for i, (a, b) in enumerate(candidates):
+        cut = sentence_around(text, a, b)
+        start, end = base + cut.start, base + cut.end
+        if (item.source, start, end) in shown:
+            continue
+        page = page_of(item.source, start)
+        return Excerpt(
+            source=item.source,
+            start=start,
+            end=end,
+            text=text[cut.start : cut.end],
+            page=item.page if page is None else page,
+            mark=mark.span if mark is not None and i == 0 else None,
+            cut_before=cut.cut_before or (not whole and cut.start == 0 and base > 0),
+            cut_after=cut.cut_after or (not whole and cut.end == len(text)),
+        )
+    return None
+
+
+def holds(passage: Passage, answer: Answer | None) -> bool:
+    return answer is not None and answer.source == passage.source and passage.span.contains(answer.span)
+
+
+def sources(result: Result, text_of: TextOf, page_of: PageOf) -> list[Excerpt]:
+    """An excerpt per retrieved passage, best first: the answer's sentence, marked, where the passage
+    holds the answer, else its sentence closest to the question; never the same sentence twice
+    (neighbouring passages overlap), so a passage with nothing new is left out."""
+    shown: list[Excerpt] = []
+    for p in result.passages:
+        mark = result.answer if holds(p, result.answer) else None
+        ex = excerpt(p, text_of, page_of, result.question, mark, {(e.source, e.start, e.end) for e in shown})
+        if ex is not None:
+            shown.append(ex)
+    return shown
+
+
+# --- the reply -------------------------------------------------------------------------------
+
+
+def place(source: str, page: int | None) -> str:
+    """``file`` or ``file, page N``: where a cited span is, as a reader names it."""
+    return source if page is None else f"{source}, page {page}"
+
+
+def digest(text: str) -> str:
+    """A short fingerprint of a cited span, so the document view can tell that the document changed."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+def document_href(source: str, start: int, end: int, text: str) -> str:
+    """The document view's address (relative to the page) with ``[start, end)`` highlighted."""
+    query = urllib.parse.urlencode({"source": source, "start": start, "end": end, "check": digest(text)})
+    return f"document?{query}#span"
+
+
+def inline(text: str) -> str:
+    """``text`` escaped for HTML, each run of whitespace one space: a reply holds no line break, so
+    Markdown keeps it as one HTML block and never reads document text as Markdown."""
+    return html.escape(_SPACE.sub(" ", text))
+
+
+def marked(ex: Excerpt) -> str:
+    """The excerpt as HTML, its answer (if any) in ``<mark>``, "…" where it cuts a sentence."""
+    if ex.mark is None:
+        body = inline(ex.text)
+    else:
+        a, b = ex.mark.start - ex.start, ex.mark.end - ex.start
+        body = f"{inline(ex.text[:a])}<mark>{inline(ex.text[a:b])}</mark>{inline(ex.text[b:])}"
+    return ("… " if ex.cut_before else "") + body.strip() + (" …" if ex.cut_after else "")
+
+
+def cite(source: str, page: int | None, start: int, end: int, text: str) -> str:
+    """A link that opens the document at ``[start, end)``, named by file and page."""
+    href = html.escape(document_href(source, start, end, text))
+    return f'<a class="cite" href="{href}" target="_blank">{html.escape(place(source, page))}</a>'
+
+
+def source_item(ex: Excerpt) -> str:
+    span = ex.mark or ex.span
+    text = ex.text[span.start - ex.start : span.end - ex.start]
+    link = cite(ex.source, ex.page, span.start, span.end, text)
+    return f'<li>{link}<div class="excerpt">{marked(ex)}</div></li>'
+
+
+def sources_block(shown: Sequence[Excerpt], title: str, note: str) -> str:
+    """The sources under a reply, collapsed: one item per passage, best first, and a details line."""
+    items = "".join(source_item(ex) for ex in shown)
+    return (
+        f'<details class="sources"><summary>{html.escape(title)} ({len(shown)})</summary>'
+        f'<ol>{items}</ol><p class="details">{html.escape(note)}</p></details>'
+    )
+
+
+def format_reply(
+    result: Result, shown: Sequence[Excerpt], found: Excerpt | None, calibrated: float, used: float, seconds: float
+) -> str:
+    """The chat reply as one HTML block: the answer, the sentence it is copied from with the answer
+    marked, its confidence label, a link to the document and the time taken, then the sources
+    (collapsed). An abstention says so and still lists the closest passages.
+
+    ``calibrated`` is the reader's own threshold (the labels' reference), ``used`` the one applied.
+    """
+    answer = result.answer
+    took = f'<span class="took">{seconds:.1f} s</span>'
+    if answer is None:
+        meta = ["The closest passages are listed below." if shown else "", took]
+        head = f'<p class="answer abstained">{NOT_FOUND}</p>'
+        block = sources_block(shown, "Closest passages", f"The reader answers from a probability of {used:.2f}.")
+    else:
+        label = confidence(answer.score, calibrated)
+        tip = f"The reader's probability for this answer is {answer.score:.2f}; it answers from {used:.2f}."
+        meta = [
+            f'<span class="confidence {label}" title="{html.escape(tip)}">{label} confidence</span>',
+            cite(answer.source, answer.page, answer.start, answer.end, answer.text),
+            took,
+        ]
+        head = f'<p class="answer"><strong>{inline(answer.text)}</strong></p>'
+        if found is not None:
+            head += f'<blockquote class="quote">{marked(found)}</blockquote>'
+        block = sources_block(shown, "Sources", tip) if shown else ""
+    return f'<div class="reply">{head}<p class="meta">{" · ".join(m for m in meta if m)}</p>{block}</div>'
