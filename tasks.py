@@ -6,7 +6,8 @@
     python3 tasks.py test --fast   # the fast lane: leaves out tests marked slow (browser, wheel, processes)
     python3 tasks.py setup   # only the set-up
 
-The venv is (re)installed when requirements.lock changes; otherwise set-up takes a second.
+The venv is (re)installed when requirements.lock, requirements-ray.lock or pyproject.toml changes;
+otherwise set-up takes a second. The venv has the optional Ray extra, so the tests include the cluster tests.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 LOCK = ROOT / "requirements.lock"
+RAY_LOCK = ROOT / "requirements-ray.lock"  # the optional [ray] extra: CI runs the cluster tests
 STAMP = VENV / ".installed-lock-sha256"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
@@ -32,13 +34,14 @@ def sh(*cmd: str | Path, **kw) -> None:
 
 
 def setup() -> None:
-    want = hashlib.sha256(LOCK.read_bytes() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    inputs = (LOCK, RAY_LOCK, ROOT / "pyproject.toml")
+    want = hashlib.sha256(b"".join(path.read_bytes() for path in inputs)).hexdigest()
     if PY.exists() and STAMP.exists() and STAMP.read_text().strip() == want:
         return
     if not PY.exists():
         print(f"creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    sh(PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", LOCK)
+    sh(PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", LOCK, "-r", RAY_LOCK)
     sh(
         PY,
         "-m",

@@ -1,7 +1,8 @@
 """python -m rag.ask: answer a question from your documents, with its exact citation.
 
 With no question argument, questions are read one per line from stdin (models and index load
-once); with --json each answer is one JSON object per line.
+once); with --json each answer is one JSON object per line. With --ray they are spread over actors of a
+Ray cluster, each loading the index and models once, and answered in input order.
 """
 
 from __future__ import annotations
@@ -10,12 +11,19 @@ import argparse
 import json
 import sys
 import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
 
-from rag.cli import add_answering_args, add_corpus_args, reader_from_args, run
+from rag.cli import add_answering_args, add_corpus_args, add_ray_args, reader_from_args, run
 from rag.documents.folder import check_docs_dir
 from rag.errors import UsageError
 from rag.pipeline import Pipeline, validate_question
 from rag.types import Answer, Passage, Result, where
+
+if TYPE_CHECKING:
+    from rag.cluster.pipelines import PipelineSpec
 
 EXAMPLE = "who supplies GPUs in the deal?"
 NOT_FOUND = "Not found in the documents."
@@ -28,7 +36,8 @@ DESCRIPTION = (
     "once; with --json each answer is one JSON object per line, and a bad line becomes a JSON error line while "
     "the rest are still answered. --reader-model DIR reads with any local Hugging Face extractive-QA checkpoint "
     "(its rag_reader.json, if any, gives the threshold, else 0.5); --read-context C lets the reader also see C "
-    "characters of the document on each side of every passage (off by default)."
+    "characters of the document on each side of every passage (off by default). --ray ADDRESS spreads the stdin "
+    "questions over actors of a Ray cluster, each loading the index and models once; answers keep the input order."
 )
 
 
@@ -45,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_corpus_args(parser)
     add_answering_args(parser, "passages to retrieve and show")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_ray_args(parser, "answer the stdin questions")
     return parser
 
 
@@ -79,33 +89,98 @@ def format_human(result: Result) -> str:
     return "\n".join(lines)
 
 
+def render(result: Result, as_json: bool) -> str:
+    return json.dumps(result.to_dict(), ensure_ascii=False) if as_json else format_human(result)
+
+
 def emit(result: Result, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False), flush=True)
-    else:
-        print(format_human(result), flush=True)
+    print(render(result, as_json), flush=True)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What one stdin line gets: its output (None: nothing on stdout), an error for stderr, its exit status."""
+
+    out: str | None
+    err: str = ""
+    status: int = 0
+
+
+def reply(pipe: Pipeline, raw: bytes, as_json: bool) -> Reply:
+    """The answer to one stdin line; a bad line is an error reply (and, with --json, a JSON error line)."""
+    try:
+        return Reply(render(pipe.ask(raw.decode("utf-8", "surrogateescape")), as_json))
+    except UsageError as exc:
+        shown = raw.decode("utf-8", "backslashreplace").rstrip("\r\n")
+        out = json.dumps({"question": shown, "error": str(exc)}, ensure_ascii=False) if as_json else None
+        return Reply(out, f"error: {exc}", exc.exit_code)
+
+
+def show(answered: Reply, as_json: bool) -> int:
+    """Print a reply as the batch prints it; its exit status."""
+    if answered.out is not None:
+        print(answered.out, flush=True)
+    if answered.err:
+        print(answered.err, file=sys.stderr)
+    if not as_json:
+        print()
+    return answered.status
+
+
+def stdin_questions() -> Iterator[bytes]:
+    """The non-blank stdin lines, as bytes: one undecodable line must not end the batch."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    lines = buffer if buffer is not None else (t.encode("utf-8", "surrogateescape") for t in sys.stdin)
+    for raw in lines:
+        if raw.decode("utf-8", "surrogateescape").strip():
+            yield raw
 
 
 def answer_stdin(pipe: Pipeline, as_json: bool) -> int:
     """Answer each non-blank stdin line; a bad line is reported and the rest still answered."""
     status = 0
-    buffer = getattr(sys.stdin, "buffer", None)  # bytes: one undecodable line must not end the batch
-    lines = buffer if buffer is not None else (t.encode("utf-8", "surrogateescape") for t in sys.stdin)
-    for raw in lines:
-        line = raw.decode("utf-8", "surrogateescape")
-        if not line.strip():
-            continue
-        try:
-            emit(pipe.ask(line), as_json)
-        except UsageError as exc:
-            status = exc.exit_code
-            shown = raw.decode("utf-8", "backslashreplace").rstrip("\r\n")
-            if as_json:
-                print(json.dumps({"question": shown, "error": str(exc)}, ensure_ascii=False), flush=True)
-            print(f"error: {exc}", file=sys.stderr)
-        if not as_json:
-            print()
+    for raw in stdin_questions():
+        status = show(reply(pipe, raw, as_json), as_json) or status
     return status
+
+
+class Answerer:
+    """A cluster actor's answering of stdin lines, with the driver's settings (``rag.cluster.spread``)."""
+
+    def __init__(self, spec: PipelineSpec, as_json: bool) -> None:
+        self.pipe, self.as_json = spec.load(), as_json
+
+    def __call__(self, raw: bytes) -> Reply:
+        return reply(self.pipe, raw, self.as_json)
+
+
+def answer_on_ray(args: argparse.Namespace) -> int:
+    """The stdin questions answered on a Ray cluster: the index refreshed once here (changed files embedded on
+    the cluster), then the questions spread over actors that each load it and the models once; printed in
+    input order as ``answer_stdin`` prints them."""
+    from rag.cluster.connect import cluster, pool_size
+    from rag.cluster.index import embed_on_ray
+    from rag.cluster.pipelines import PipelineSpec
+    from rag.cluster.spread import spread
+
+    questions = list(stdin_questions())
+    with cluster(args.ray) as ray:
+        actors = pool_size(ray, args.ray_actors)
+        pipe = pipeline_of(args)
+        pipe.embed_files = embed_on_ray(pipe.embedder.name, pipe.embedder.dim, actors)
+        pipe.refresh()
+        answerer = partial(Answerer, PipelineSpec.from_args(args, pipe.docs_dir, pipe.index_dir), args.json)
+        status = 0
+        for answered in spread(questions, answerer, actors):
+            status = show(answered, args.json) or status
+    return status
+
+
+def pipeline_of(args: argparse.Namespace) -> Pipeline:
+    return Pipeline(
+        args.docs, args.index, top_k=args.top_k, reader=reader_from_args(args), retriever=args.retriever,
+        read_context=args.read_context,
+    )  # fmt: skip
 
 
 def _ask(argv: list[str] | None) -> int:
@@ -113,12 +188,13 @@ def _ask(argv: list[str] | None) -> int:
     if args.question is None and sys.stdin.isatty():
         raise UsageError("give a question, or pipe questions on stdin (one per line)")
     if args.question is not None:
+        if args.ray is not None:
+            raise UsageError("--ray answers a batch of questions read from stdin; give no question argument")
         validate_question(args.question)  # fail fast, before models load
     check_docs_dir(args.docs)
-    pipe = Pipeline(
-        args.docs, args.index, top_k=args.top_k, reader=reader_from_args(args), retriever=args.retriever,
-        read_context=args.read_context,
-    )  # fmt: skip
+    if args.ray is not None:
+        return answer_on_ray(args)
+    pipe = pipeline_of(args)
     pipe.refresh()
     if args.question is None:
         return answer_stdin(pipe, args.json)
@@ -136,4 +212,6 @@ def entry() -> None:
 
 
 if __name__ == "__main__":
-    entry()
+    from rag.ask import entry as run_imported  # classes of rag.ask, not __main__: cluster actors unpickle them
+
+    run_imported()

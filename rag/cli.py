@@ -83,6 +83,35 @@ def add_reader_model_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
+
+
+def add_ray_args(parser: argparse.ArgumentParser, work: str) -> None:
+    """--ray ADDRESS and --ray-actors N: ``work`` on a Ray cluster (rag.cluster), shared by the commands."""
+    parser.add_argument(
+        "--ray",
+        default=None,
+        metavar="ADDRESS",
+        help=f"{work} on a Ray cluster: the head's host:port, or 'local' to start one in this process (needs "
+        "pip install .[ray]; an unreachable cluster is exit 2 and leaves the index as it was)",
+    )
+    parser.add_argument(
+        "--ray-actors",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="with --ray: actors in the pool, each loading the models once (default: one per CPU of the cluster)",
+    )
+
+
 def check_answering_args(args: argparse.Namespace) -> None:
     """The answering flags' values, checked where they are flags (the library speaks of values)."""
     if args.top_k < 1:

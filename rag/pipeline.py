@@ -18,7 +18,7 @@ from typing import TextIO, TypeVar
 from rag.chunking.chunker import ChunkConfig
 from rag.config import DEFAULT_DOCS, DEFAULT_INDEX, MAX_QUESTION_CHARS, TOP_K
 from rag.errors import UsageError
-from rag.index.build import UpdateReport, chunking_of, fresh_index
+from rag.index.build import EmbedFiles, UpdateReport, chunking_of, fresh_index
 from rag.index.embedding import Encoder, load_embedder
 from rag.index.store import Index
 from rag.reader import DEFAULT_READER, Reader, load_reader
@@ -56,8 +56,10 @@ class Pipeline:
         retriever: str = "hybrid",
         log: TextIO | None = None,
         read_context: int = READ_CONTEXT_CHARS,
+        embed_files: EmbedFiles | None = None,
     ) -> None:
-        """``read_context``: characters of the document the reader sees on each side of a passage."""
+        """``read_context``: characters of the document the reader sees on each side of a passage.
+        ``embed_files``: how an update embeds changed files (default: here; ``rag.cluster.index``: on a cluster)."""
         if top_k < 1:
             raise UsageError(f"the number of passages to retrieve must be at least 1, not {top_k}")
         if read_context < 0:
@@ -74,13 +76,13 @@ class Pipeline:
         self.retrieval_mode = retriever
         self.index: Index | None = None
         self.read_context = read_context
+        self.embed_files = embed_files
         self._neighbours: tuple[Index, Neighbours] | None = None
 
     def refresh(self) -> UpdateReport | None:
         """Bring the index up to date with the docs folder; returns what changed, None if nothing."""
-        self.index, report = fresh_index(
-            self.docs_dir, self.index_dir, self.embedder, self.requested_chunking, current=self.index, log=self.log
-        )
+        docs, chunking, embed = self.docs_dir, self.requested_chunking, self.embed_files
+        self.index, report = fresh_index(docs, self.index_dir, self.embedder, chunking, self.index, self.log, embed)
         return report
 
     @property

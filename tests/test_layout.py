@@ -18,6 +18,7 @@ STAGES = (
     "rag.retrieval",
     "rag.reader",
     "rag.pipeline",
+    "rag.cluster",
     "rag.cli",
     "rag.ask",
     "rag.eval",

@@ -3,10 +3,12 @@
     python -m rag.eval --gold eval/gold.jsonl                   # our documents, full pipeline
     python -m rag.eval --squad dev-v1.1.json --mode reader      # reader given the right paragraph
     python -m rag.eval --squad dev-v1.1.json --mode open        # all paragraphs indexed, full pipeline
+    python -m rag.eval --gold eval/gold.jsonl --ray HOST:PORT   # questions spread over a Ray cluster
 
 EM/F1 use the official SQuAD v1.1 normalisation; abstentions count (an abstained answerable
 question scores 0, an abstained unanswerable one scores 1) and nothing leaves the denominator.
 Each run's numbers are saved as JSON with the commit and settings, to compare run against run.
+With --ray ADDRESS the questions are asked by actors of a Ray cluster, each loading the models once.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import json
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
-from rag.cli import add_answering_args, add_corpus_args, reader_from_args, run
+from rag.cli import add_answering_args, add_corpus_args, add_ray_args, reader_from_args, run
 from rag.errors import UsageError
 from rag.eval.gold import load_gold, load_squad, materialise_squad, sample
 from rag.eval.harness import rank_by_answer, rank_by_source, run_open, run_reader, summarise
@@ -59,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to save this run's numbers (default: eval/runs/<time>-<kind>.json)",
     )
     parser.add_argument("--no-save", action="store_true", help="do not save this run")
+    add_ray_args(parser, "ask the questions")
     return parser
 
 
@@ -78,8 +82,19 @@ def commit() -> str:
 
 
 def evaluate(args: argparse.Namespace) -> dict:
+    """The run's report; with --ray, its questions are asked on the cluster's actors (``rag.cluster``)."""
     if args.limit is not None and args.limit < 1:
         raise UsageError("--limit must be at least 1")
+    if args.ray is None:
+        return _evaluate(args, None)
+    from rag.cluster.connect import cluster, pool_size
+
+    with cluster(args.ray) as ray:
+        return _evaluate(args, pool_size(ray, args.ray_actors))
+
+
+def _evaluate(args: argparse.Namespace, actors: int | None) -> dict:
+    """``evaluate`` here (``actors`` None) or over that many actors of the cluster joined."""
     if args.gold:
         kind, items = "gold", load_gold(args.gold)
     else:
@@ -92,8 +107,15 @@ def evaluate(args: argparse.Namespace) -> dict:
     if kind != "squad-reader":
         settings["retriever"] = args.retriever
         settings["read_context"] = args.read_context
+    spread, spec = None, None
+    if actors is not None:
+        from rag.cluster.pipelines import PipelineSpec
+        from rag.cluster.spread import spread as on_actors
+
+        spread, settings["ray_actors"] = partial(on_actors, actors=actors), actors
+        spec = PipelineSpec.from_args(args, args.docs, args.index)
     if kind == "squad-reader":
-        records = run_reader(reader, items)
+        records = run_reader(reader, items, spread, spec)
         summary = summarise(records, with_retrieval=False, wrong_limit=WRONG_SHOWN)
     else:
         docs, index = args.docs, args.index
@@ -103,7 +125,12 @@ def evaluate(args: argparse.Namespace) -> dict:
         pipe = Pipeline(
             docs, index, top_k=args.top_k, reader=reader, retriever=args.retriever, read_context=args.read_context
         )
-        records = run_open(pipe, items, rank_by_answer if args.gold else rank_by_source)
+        if actors is not None:
+            from rag.cluster.index import embed_on_ray
+
+            pipe.embed_files = embed_on_ray(pipe.embedder.name, pipe.embedder.dim, actors)
+            spec = PipelineSpec.from_args(args, docs, index)
+        records = run_open(pipe, items, rank_by_answer if args.gold else rank_by_source, spread, spec)
         summary = summarise(records, wrong_limit=None if args.gold else WRONG_SHOWN)
         settings.update(docs=str(docs), chunk_tokens=pipe.chunking.size, chunk_overlap=pipe.chunking.overlap)
     settings["threshold"] = reader.threshold

@@ -3,16 +3,19 @@
 Three ways in: ``run_open`` asks the full pipeline (retrieval + reader) over a docs folder,
 ``run_reader`` gives the reader each question's own paragraph (comparable to published
 SQuAD reader numbers). Both produce one ``Record`` a question; ``summarise`` turns records
-into the metrics ``rag.eval`` reports.
+into the metrics ``rag.eval`` reports. Given a ``Spread`` (``rag.cluster.spread``), both run their
+questions on a Ray cluster's actors (``OpenAsker``, ``ReaderAsker``) instead, with the same records.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
@@ -29,6 +32,9 @@ from rag.eval.metrics import (
 from rag.pipeline import Pipeline
 from rag.reader import Reader
 from rag.types import Passage, Result, accepted
+
+if TYPE_CHECKING:
+    from rag.cluster.pipelines import PipelineSpec
 
 RETRIEVE_K = 20
 RECALL_KS = (1, 5, 20)
@@ -52,6 +58,10 @@ class Record:
     offsets_valid: int = 0
     answer_offsets_ok: bool | None = None
     retrieval_seconds: float | None = None
+
+
+RankOf = Callable[[GoldQuestion, list[Passage]], int | None]
+Spread = Callable[[list[GoldQuestion], Callable[[], Callable[[GoldQuestion], Record]]], Iterator[Record]]  # in order
 
 
 @dataclass
@@ -108,22 +118,42 @@ def progress(items: list[GoldQuestion], what: str) -> Iterable[GoldQuestion]:
     return tqdm(items, desc=what, unit="q", file=sys.stderr, disable=len(items) < 20, mininterval=2.0)
 
 
+def ask_open(pipe: Pipeline, gold: GoldQuestion, rank_of: RankOf, checker: OffsetChecker) -> Record:
+    """One question through the full pipeline; ``rank_of`` says where the first relevant passage came."""
+    started = time.perf_counter()
+    passages = pipe.retrieve(gold.question, max(RETRIEVE_K, pipe.top_k))
+    retrieved = time.perf_counter()
+    result = pipe.answer(gold.question, passages[: pipe.top_k])
+    seconds = time.perf_counter() - started
+    result = Result(result.question, result.answer, result.passages, seconds, result.candidate)
+    return record(gold, result, rank_of(gold, passages), seconds, checker, retrieved - started)
+
+
 def run_open(
-    pipe: Pipeline, items: list[GoldQuestion], rank_of: Callable[[GoldQuestion, list[Passage]], int | None]
+    pipe: Pipeline,
+    items: list[GoldQuestion],
+    rank_of: RankOf,
+    spread: Spread | None = None,
+    spec: PipelineSpec | None = None,
 ) -> list[Record]:
-    """Full pipeline per question; ``rank_of`` says where the first relevant passage came."""
+    """Full pipeline per question, here, or with ``spread`` on cluster actors that build ``spec``'s Pipeline
+    (a ``rag.cluster.pipelines.PipelineSpec``) over the index refreshed here first."""
     pipe.refresh()
+    if spread is not None:
+        return list(spread(items, partial(OpenAsker, spec, rank_of)))
     checker = OffsetChecker(pipe.docs_dir)
-    records = []
-    for gold in progress(items, "questions"):
-        started = time.perf_counter()
-        passages = pipe.retrieve(gold.question, max(RETRIEVE_K, pipe.top_k))
-        retrieved = time.perf_counter()
-        result = pipe.answer(gold.question, passages[: pipe.top_k])
-        seconds = time.perf_counter() - started
-        result = Result(result.question, result.answer, result.passages, seconds, result.candidate)
-        records.append(record(gold, result, rank_of(gold, passages), seconds, checker, retrieved - started))
-    return records
+    return [ask_open(pipe, gold, rank_of, checker) for gold in progress(items, "questions")]
+
+
+class OpenAsker:
+    """A cluster actor's share of an open evaluation: the driver's Pipeline, built once."""
+
+    def __init__(self, spec: PipelineSpec, rank_of: RankOf) -> None:
+        self.pipe, self.rank_of = spec.load(), rank_of
+        self.checker = OffsetChecker(self.pipe.docs_dir)
+
+    def __call__(self, gold: GoldQuestion) -> Record:
+        return ask_open(self.pipe, gold, self.rank_of, self.checker)
 
 
 def rank_by_answer(gold: GoldQuestion, passages: list[Passage]) -> int | None:
@@ -137,20 +167,36 @@ def rank_by_source(gold: GoldQuestion, passages: list[Passage]) -> int | None:
     return first_hit_rank([s == gold.source for s in sources])
 
 
-def run_reader(reader: Reader, items: list[GoldQuestion]) -> list[Record]:
-    """The reader alone, given each question's own paragraph as its only passage."""
-    checker = OffsetChecker(None)
-    records = []
-    for gold in progress(items, "questions"):
-        checker.contexts[gold.source] = gold.context
-        passage = Passage(gold.source, 0, len(gold.context), gold.context, 1.0)
-        started = time.perf_counter()
-        candidate = reader.read(gold.question, [passage])
-        seconds = time.perf_counter() - started
-        answer = accepted(candidate, reader.threshold)
-        result = Result(gold.question, answer, (passage,), seconds, candidate)
-        records.append(record(gold, result, 1, seconds, checker))
-    return records
+def ask_reader(reader: Reader, gold: GoldQuestion) -> Record:
+    """The reader alone, given the question's own paragraph as its only passage."""
+    checker = OffsetChecker(None, {gold.source: gold.context})
+    passage = Passage(gold.source, 0, len(gold.context), gold.context, 1.0)
+    started = time.perf_counter()
+    candidate = reader.read(gold.question, [passage])
+    seconds = time.perf_counter() - started
+    answer = accepted(candidate, reader.threshold)
+    result = Result(gold.question, answer, (passage,), seconds, candidate)
+    return record(gold, result, 1, seconds, checker)
+
+
+def run_reader(
+    reader: Reader, items: list[GoldQuestion], spread: Spread | None = None, spec: PipelineSpec | None = None
+) -> list[Record]:
+    """The reader alone on each question's own paragraph, here, or with ``spread`` on cluster actors that
+    load ``spec``'s reader (a ``rag.cluster.pipelines.PipelineSpec``)."""
+    if spread is not None:
+        return list(spread(items, partial(ReaderAsker, spec)))
+    return [ask_reader(reader, gold) for gold in progress(items, "questions")]
+
+
+class ReaderAsker:
+    """A cluster actor's share of a reader evaluation: the reader, loaded once."""
+
+    def __init__(self, spec: PipelineSpec) -> None:
+        self.reader = spec.load_reader()
+
+    def __call__(self, gold: GoldQuestion) -> Record:
+        return ask_reader(self.reader, gold)
 
 
 def _mean(values: list[float]) -> float:

@@ -11,9 +11,10 @@ import sys
 import textwrap
 
 from rag.chunking.chunker import ChunkConfig
-from rag.cli import add_corpus_args, run
+from rag.cli import add_corpus_args, add_ray_args, run
 from rag.config import CHUNK_OVERLAP, CHUNK_TOKENS
-from rag.index.build import update_index
+from rag.documents.folder import check_docs_dir
+from rag.index.build import UpdateReport, update_index
 from rag.index.embedding import load_embedder
 
 DESCRIPTION = (
@@ -21,7 +22,8 @@ DESCRIPTION = (
     "Unchanged files are not re-embedded, removed files leave the index, unreadable ones are skipped with a "
     "warning. An index keeps its chunking (128 and 24 tokens for a new one) until --chunk-tokens/--chunk-overlap "
     "ask for another, which rebuilds it. The new index replaces the old one atomically, so an interrupted run "
-    "leaves the previous one in use; one build at a time per index folder."
+    "leaves the previous one in use; one build at a time per index folder. With --ray, changed files are read, "
+    "chunked and embedded on a Ray cluster (docs/scaling.md) and the index is the same."
 )
 
 
@@ -47,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"tokens shared by consecutive chunks (default: the index's own, else {CHUNK_OVERLAP})",
     )
+    add_ray_args(parser, "read, chunk and embed changed files")
     return parser
 
 
@@ -64,9 +67,23 @@ def _index(argv: list[str] | None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    _, report = update_index(args.docs, args.index, load_embedder(), config, load=False)
+    report = _update(args, config)
     print(f"{args.index}: {report.chunks} chunks from {report.files} files ({report.summary()})")
     return 0
+
+
+def _update(args: argparse.Namespace, config: ChunkConfig | None) -> UpdateReport:
+    """Update the index here, or with --ray on a cluster (joined before anything is read or written)."""
+    if args.ray is None:
+        return update_index(args.docs, args.index, load_embedder(), config, load=False)[1]
+    from rag.cluster.connect import cluster, pool_size
+    from rag.cluster.index import embed_on_ray
+
+    check_docs_dir(args.docs)
+    with cluster(args.ray) as ray:
+        embedder = load_embedder()  # names the model and its dimension; the actors compute the vectors
+        embed = embed_on_ray(embedder.name, embedder.dim, pool_size(ray, args.ray_actors))
+        return update_index(args.docs, args.index, embedder, config, load=False, embed_files=embed)[1]
 
 
 def main(argv: list[str] | None = None) -> int:

