@@ -101,3 +101,18 @@ def test_mismatched_params_are_rejected(data: tuple[np.ndarray, np.ndarray]) -> 
         ann.apply_search_params(flat, {"index_type": ann.HNSW, "efSearch": 64})
     with pytest.raises(ValueError):
         ann.build(data[0][:100], kind="lsh")
+
+
+@pytest.mark.parametrize("kind", [ann.FLAT, ann.HNSW])
+def test_an_index_filled_a_block_at_a_time_into_reserved_room_is_the_same(kind):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3000, 16)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    whole, _ = ann.build(x, kind=kind)
+    blocks, _ = ann.new_index(kind, 16)
+    ann.reserve(blocks, len(x))
+    for i in range(0, len(x), 700):
+        blocks.add(x[i : i + 700])
+    assert blocks.ntotal == len(x) and np.array_equal(blocks.reconstruct_n(0, len(x)), x)
+    if kind == ann.FLAT:
+        assert np.array_equal(blocks.search(x[:5], 3)[1], whole.search(x[:5], 3)[1])

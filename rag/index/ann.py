@@ -62,6 +62,24 @@ def new_index(kind: str, dim: int, **params: int) -> tuple[faiss.Index, dict[str
     raise ValueError(f"an index of type {kind!r} cannot be built a block at a time; choose {FLAT} or {HNSW}")
 
 
+def reserve(index: faiss.Index, n: int) -> None:
+    """Allocate room for ``n`` vectors (and, for HNSW, their links) before adding them a block at a time.
+
+    FAISS grows its arrays to the exact size on every ``add``, copying them each time, so a build
+    added in blocks briefly holds two copies of everything; with the room reserved it holds one.
+    (A ``std::vector`` keeps its capacity when resized down, so resizing up then to 0 reserves.)"""
+    hnsw = getattr(index, "hnsw", None)
+    storage = faiss.downcast_index(index.storage) if hnsw is not None else index
+    codes = getattr(storage, "codes", None)
+    if codes is not None and codes.size() == 0:
+        codes.resize(n * storage.code_size)
+        codes.resize(0)
+    if hnsw is not None and hnsw.neighbors.size() == 0:
+        # links: 2M on the base level, and about M / (M - 1) more over the upper levels, per vector
+        hnsw.neighbors.resize(n * (2 * hnsw.nb_neighbors(1) + 2))
+        hnsw.neighbors.resize(0)
+
+
 def build(
     vectors: np.ndarray, dim: int | None = None, kind: str | None = None, **params: int
 ) -> tuple[faiss.Index, dict[str, Any]]:

@@ -184,6 +184,7 @@ class BuildWriter:
         lexical.save(self.tmp / "bm25")
         del lexical, self.lexical  # its arrays go back to the system before FAISS needs the memory
         search, params = ann.new_index(ann.kind_for(self.size), self.dim)
+        ann.reserve(search, self.size)
         for block in self._vector_blocks():
             search.add(block)
         faiss.write_index(search, str(self.tmp / "vectors.faiss"))
