@@ -42,8 +42,10 @@ QUERY_NOISE = 0.8  # queries (questions) sit further from the passages than pass
 K = 10
 APP_DEPTH = 50  # the retriever asks the index for max(50, 4k) candidates
 SWEEP = {ann.FLAT: [{}], ann.HNSW: [{"efSearch": e} for e in (16, 32, 64, 128, 192, 256, 384, 512)]}
+SWEEP[ann.HNSW_FP16] = SWEEP[ann.HNSW]
 SWEEP[ann.IVF] = [{"nprobe": p} for p in (8, 16, 32, 64, 128, 256, 512)]
 BUILD = {ann.FLAT: {}, ann.HNSW: {"M": ann.HNSW_M, "efConstruction": ann.HNSW_EF_CONSTRUCTION}, ann.IVF: {}}
+BUILD[ann.HNSW_FP16] = BUILD[ann.HNSW]
 CHUNK = 100_000
 
 
@@ -233,7 +235,8 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    parser.add_argument("--kinds", nargs="+", default=[ann.FLAT, ann.HNSW, ann.IVF])
+    parser.add_argument("--kinds", nargs="+", default=[ann.FLAT, ann.HNSW, ann.HNSW_FP16, ann.IVF])
+    parser.add_argument("--section", default="ann", help="the RESULTS.md section to write (default: %(default)s)")
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=faiss.omp_get_max_threads(), help="FAISS OpenMP threads")
     parser.add_argument("--real", type=int, default=20_000, help="real embeddings to test (0: none)")
@@ -246,7 +249,7 @@ def main() -> None:
         return
     raw = args.out.with_name("ann_results.json") if args.out else None
     if args.report_only and raw:
-        write_section(args.out, "ann", report(**json.loads(raw.read_text())))
+        write_section(args.out, args.section, report(**json.loads(raw.read_text())))
         return
 
     command = "python bench/ann_bench.py " + " ".join(sys.argv[1:])
@@ -271,7 +274,7 @@ def main() -> None:
     if args.out:
         run = {"command": command, "sections": sections, "threads": args.threads, "load": [load_start, os.getloadavg()]}
         raw.write_text(json.dumps(run, indent=1))
-        write_section(args.out, "ann", report(**run))
+        write_section(args.out, args.section, report(**run))
 
 
 def report(command: str, sections: list, threads: int, load: list) -> str:

@@ -186,7 +186,7 @@ def test_large_corpus_gets_an_approximate_index_recorded_in_the_manifest(docs, t
     monkeypatch.setattr("rag.index.ann.EXACT_MAX_VECTORS", 3)  # the seed document alone has more chunks
     index_dir = tmp_path / "index"
     built, _ = update_index(docs, index_dir, embedder)
-    assert built.manifest["index_type"] == "hnsw-ip" and built.manifest["index_params"]["efSearch"] > 0
+    assert built.manifest["index_type"] == "hnsw-fp16-ip" and built.manifest["index_params"]["efSearch"] > 0
     loaded = Index.load(index_dir)
     assert loaded.vectors.hnsw.efSearch == built.manifest["index_params"]["efSearch"]  # re-applied after loading
     query = embedder.encode(["who supplies GPUs in the deal?"])[0]

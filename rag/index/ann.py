@@ -1,11 +1,13 @@
 """Choosing, building and configuring the FAISS index for the chunk vectors, by corpus size.
 
 Up to ``EXACT_MAX_VECTORS`` vectors the index is exact (``IndexFlatIP``): a brute-force scan is
-only a few milliseconds there and needs no tuning. Above it the index is approximate: HNSW over
-the same float32 vectors (``IndexHNSWFlat``, inner product). Both store the vectors exactly, so
-``reconstruct_n`` / ``reconstruct_batch`` give back the stored vectors for incremental updates and
-for re-scoring candidates. An IVF index (``IndexIVFFlat`` with a direct map) is built on request
-for comparison (see bench/RESULTS.md for the measurements behind the choice and the parameters).
+only a few milliseconds there and needs no tuning. Above it the index is approximate: HNSW over the
+vectors stored as float16 (``IndexHNSWSQ``, inner product), half the memory of float32 at the same
+recall (bench/RESULTS.md); HNSW over float32 (``IndexHNSWFlat``) is built on request, and indexes
+built with it are still read. ``reconstruct_n`` / ``reconstruct_batch`` give back the stored
+vectors (exactly, or rounded to float16) for incremental updates and for re-scoring candidates.
+An IVF index (``IndexIVFFlat`` with a direct map) is built on request for comparison (see
+bench/RESULTS.md for the measurements behind the choice and the parameters).
 
 FAISS does not store search-time parameters (efSearch, nprobe) in the index file: keep the
 parameters returned by :func:`build` (e.g. in the index manifest) and call
@@ -22,10 +24,11 @@ import numpy as np
 
 FLAT = "flat-ip"
 HNSW = "hnsw-ip"
+HNSW_FP16 = "hnsw-fp16-ip"
 IVF = "ivf-flat-ip"
 
 EXACT_MAX_VECTORS = 50_000
-APPROXIMATE = HNSW
+APPROXIMATE = HNSW_FP16
 
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 128
@@ -49,17 +52,21 @@ def new_index(kind: str, dim: int, **params: int) -> tuple[faiss.Index, dict[str
     """An empty exact or HNSW index, ready for ``add`` a block at a time, and its parameters."""
     if kind == FLAT:
         return faiss.IndexFlatIP(dim), {"index_type": FLAT}
-    if kind == HNSW:
+    if kind in (HNSW, HNSW_FP16):
         info = {
-            "index_type": HNSW,
+            "index_type": kind,
             "M": params.get("M", HNSW_M),
             "efConstruction": params.get("efConstruction", HNSW_EF_CONSTRUCTION),
             "efSearch": params.get("efSearch", HNSW_EF_SEARCH),
         }
-        index = faiss.IndexHNSWFlat(dim, info["M"], faiss.METRIC_INNER_PRODUCT)
+        if kind == HNSW:
+            index = faiss.IndexHNSWFlat(dim, info["M"], faiss.METRIC_INNER_PRODUCT)
+        else:
+            index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_fp16, info["M"], faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = info["efConstruction"]
         return index, info
-    raise ValueError(f"an index of type {kind!r} cannot be built a block at a time; choose {FLAT} or {HNSW}")
+    choices = f"{FLAT}, {HNSW} or {HNSW_FP16}"
+    raise ValueError(f"an index of type {kind!r} cannot be built a block at a time; choose {choices}")
 
 
 def reserve(index: faiss.Index, n: int) -> None:
@@ -103,10 +110,10 @@ def build(
         index: faiss.Index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, info["nlist"], faiss.METRIC_INNER_PRODUCT)
         index.train(_sample(x, info["nlist"] * IVF_TRAIN_PER_LIST))
         index.make_direct_map()  # so reconstruct_n / reconstruct_batch work
-    elif kind in (FLAT, HNSW):
+    elif kind in (FLAT, HNSW, HNSW_FP16):
         index, info = new_index(kind, d, **params)
     else:
-        raise ValueError(f"unknown index type {kind!r}; choose one of: {FLAT}, {HNSW}, {IVF}")
+        raise ValueError(f"unknown index type {kind!r}; choose one of: {FLAT}, {HNSW}, {HNSW_FP16}, {IVF}")
     if len(x):
         index.add(x)
     apply_search_params(index, info)
@@ -122,7 +129,7 @@ def apply_search_params(index: faiss.Index, params: dict[str, Any]) -> None:
     ivf = faiss.try_extract_index_ivf(index)
     if kind == FLAT and isinstance(index, faiss.IndexFlat):
         return
-    if kind == HNSW and hasattr(index, "hnsw"):
+    if kind in (HNSW, HNSW_FP16) and hasattr(index, "hnsw"):
         index.hnsw.efSearch = int(params["efSearch"])
         return
     if kind == IVF and ivf is not None:
