@@ -214,6 +214,12 @@ def test_without_ray_the_flag_says_how_to_install_it(docs, tmp_path):
     assert not (tmp_path / "index").exists()
 
 
+def test_ray_answers_a_batch_not_one_question(docs, tmp_path):
+    code, out, err = run_cli("rag.ask", "--docs", str(docs), "--index", str(tmp_path / "i"), "--ray", "local", "why?")
+    assert (code, out) == (2, "")
+    assert err.splitlines() == ["error: --ray answers a batch of questions read from stdin; give no question argument"]
+
+
 def test_ray_actors_must_be_positive(docs, tmp_path):
     code, _, err = run_cli("rag.index", "--docs", str(docs), "--index", str(tmp_path / "i"), "--ray-actors", "0")
     assert code == 2 and "--ray-actors: must be a whole number of at least 1, not '0'" in err
