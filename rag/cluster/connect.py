@@ -74,6 +74,7 @@ def cluster(address: str) -> Iterator[ModuleType]:
     options["runtime_env"] = {"env_vars": passed_env()}
     try:
         if address == LOCAL:
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # offline: Ray's usage report stays unsent
             ray.init(include_dashboard=False, **options)
         else:
             ray.init(address=address, **options)

@@ -29,11 +29,14 @@ from rag.types import Chunk, Extracted
 # on a node of one CPU; had both whole CPUs, the actors would hold every CPU and the reads would wait forever.
 READ_CPUS = 0.25
 EMBED_CPUS = 1 - READ_CPUS
+EMBED_THREADS = 1  # ONNX Runtime threads of an embedder actor, which holds less than one CPU
 MAX_READ_TASKS = 1024  # files are read in at most this many tasks (about one per file for small corpora)
 HEADER = -1  # row number of a file's own row (manifest entry, kept text), which comes before its chunks
 
 
 class Row(NamedTuple):
+    """One row of the pipeline as the driver reads it back."""
+
     seq: int  # the file's place among the files to embed
     row: int  # HEADER, then 0, 1, ... for its chunks
     source: str
@@ -61,7 +64,7 @@ class EmbedActor:
     """Ray Data stage 2 (an actor pool): the embedder loaded once per actor, one thread per CPU it holds."""
 
     def __init__(self, name: str, dim: int) -> None:
-        self.encoder = load_embedder(name, threads=max(1, round(EMBED_CPUS)))
+        self.encoder = load_embedder(name, threads=EMBED_THREADS)
         if self.encoder.dim != dim:
             raise RuntimeError(f"{name} gives {self.encoder.dim} dimensions on this node, the driver expects {dim}")
 

@@ -36,7 +36,7 @@ class PipelineSpec:
                    args.read_context)  # fmt: skip
 
     def load_reader(self) -> Reader:
-        return load_reader(self.reader, self.threshold, model_dir=self.reader_model)
+        return load_reader(self.reader, self.threshold, model_dir=self.reader_model, threads=ACTOR_THREADS)
 
     def load(self) -> Pipeline:
         """The Pipeline, its index loaded as the driver left it: an actor never updates the index."""

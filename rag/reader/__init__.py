@@ -11,8 +11,11 @@ READERS = ("baseline", "neural")
 DEFAULT_READER = "neural"
 
 
-def load_reader(name: str = DEFAULT_READER, threshold: float | None = None, model_dir: Path | None = None) -> Reader:
-    """The reader called ``name``; ``model_dir`` is the QA model folder the neural reader reads with."""
+def load_reader(
+    name: str = DEFAULT_READER, threshold: float | None = None, model_dir: Path | None = None, threads: int = 0
+) -> Reader:
+    """The reader called ``name``; ``model_dir`` is the QA model folder the neural reader reads with, in
+    ``threads`` threads (0: one per core)."""
     if model_dir is not None and name != "neural":
         raise UsageError(f"a reader model folder ({model_dir}) needs the neural reader, not {name!r}")
     if name == "baseline":
@@ -20,9 +23,9 @@ def load_reader(name: str = DEFAULT_READER, threshold: float | None = None, mode
 
         reader: Reader = BaselineReader()
     elif name == "neural":
-        from rag.reader.neural import NeuralReader
+        from rag.reader.neural import MODEL_DIR, NeuralReader
 
-        reader = NeuralReader() if model_dir is None else NeuralReader(Path(model_dir))
+        reader = NeuralReader(MODEL_DIR if model_dir is None else Path(model_dir), threads=threads)
     else:
         raise UsageError(f"unknown reader {name!r}; choose one of: {', '.join(READERS)}")
     if threshold is not None:

@@ -88,11 +88,12 @@ def predict(
 
 
 @lru_cache(maxsize=2)
-def load_model(model_dir: str = str(MODEL_DIR)) -> tuple[object, dict, object]:
-    """Model, settings and tokenizer of a QA model folder, loaded once per process.
+def load_model(model_dir: str = str(MODEL_DIR), threads: int = 0) -> tuple[object, dict, object]:
+    """Model, settings and tokenizer of a QA model folder, loaded once per process (and thread count).
 
     A folder whose settings name the ``onnx`` runtime (the shipped reader) runs in ONNX Runtime, with
-    no torch or transformers import (``RAG_READER_BACKEND=torch`` runs it in torch instead)."""
+    no torch or transformers import (``RAG_READER_BACKEND=torch`` runs it in torch instead). ``threads``:
+    the threads it computes with (0: one per core); a cluster actor holding one CPU asks for one."""
     path = Path(model_dir)
     settings = read_settings(path) if path.is_dir() else {}
     backend = os.environ.get("RAG_READER_BACKEND", "auto")
@@ -100,13 +101,17 @@ def load_model(model_dir: str = str(MODEL_DIR)) -> tuple[object, dict, object]:
         from rag.reader.onnx_model import load_onnx
 
         try:
-            return load_onnx(path, settings)
+            return load_onnx(path, settings, threads=threads)
         except Exception as exc:  # an ONNX Runtime that cannot run here: torch still can
             if backend == "onnx":
                 raise
             log.warning("ONNX Runtime cannot run the reader (%s); using torch", exc)
     from rag.reader import model as span_model
 
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     return span_model.load(path)
 
 
@@ -116,10 +121,11 @@ class NeuralReader:
     name = "neural"
 
     def __init__(
-        self, model_dir: Path = MODEL_DIR, threshold: float | None = None, loaded: tuple | None = None
+        self, model_dir: Path = MODEL_DIR, threshold: float | None = None, loaded: tuple | None = None, threads: int = 0
     ) -> None:
-        """``loaded`` = (model, config, tokenizer) skips loading from ``model_dir`` (tests, training)."""
-        self.model, self.config, self.tokenizer = loaded or load_model(str(model_dir))
+        """``loaded`` = (model, config, tokenizer) skips loading from ``model_dir`` (tests, training).
+        ``threads``: see ``load_model``."""
+        self.model, self.config, self.tokenizer = loaded or load_model(str(model_dir), threads)
         self.threshold = float(self.config.get("threshold", 0.5) if threshold is None else threshold)
         self.max_length = int(self.config.get("max_length", 256))
         self.stride = int(self.config.get("stride", 128))

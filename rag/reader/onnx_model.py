@@ -78,8 +78,11 @@ class OrtSpanModel:
         return np.asarray(start, dtype=np.float32), np.asarray(end, dtype=np.float32)
 
 
-def load_onnx(model_dir: Path, settings: dict, cache_dir: Path | None = None) -> tuple[OrtSpanModel, dict, object]:
-    """(ONNX Runtime model, settings, ``tokenizers.Tokenizer``) of a QA folder; exports it on first use."""
+def load_onnx(
+    model_dir: Path, settings: dict, cache_dir: Path | None = None, threads: int = 0
+) -> tuple[OrtSpanModel, dict, object]:
+    """(ONNX Runtime model, settings, ``tokenizers.Tokenizer``) of a QA folder; exports it on first use.
+    ``threads``: ONNX Runtime intra-op threads (0: one per core)."""
     from tokenizers import Tokenizer
 
     check_folder(model_dir)
@@ -89,4 +92,4 @@ def load_onnx(model_dir: Path, settings: dict, cache_dir: Path | None = None) ->
 
         model, _, _ = span_model.load(model_dir)
         export_onnx(model, model_dir, path=path)
-    return OrtSpanModel(path), settings, Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    return OrtSpanModel(path, threads), settings, Tokenizer.from_file(str(model_dir / "tokenizer.json"))
