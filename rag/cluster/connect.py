@@ -75,7 +75,7 @@ def cluster(address: str) -> Iterator[ModuleType]:
     try:
         if address == LOCAL:
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # offline: Ray's usage report stays unsent
-            ray.init(include_dashboard=False, **options)
+            ray.init(address="local", include_dashboard=False, **options)  # "local": never $RAY_ADDRESS
         else:
             ray.init(address=address, **options)
     except (ConnectionError, TimeoutError, RuntimeError, ValueError) as exc:

@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 import numpy as np
 
 T = TypeVar("T")
-R = TypeVar("R")
 BATCH = 4  # items per call: small, so that a slow question holds up few others
 
 WorkerFactory = Callable[[], Callable[[Any], Any]]
@@ -33,7 +32,7 @@ class SpreadActor:
         return {"seq": batch["seq"], "out": out}
 
 
-def spread(items: Sequence[T], make: WorkerFactory, actors: int, cpus: float = 1.0) -> Iterator[R]:
+def spread(items: Sequence[T], make: WorkerFactory, actors: int, cpus: float = 1.0) -> Iterator[Any]:
     """``make()(item)`` for every item, on ``actors`` actors of ``cpus`` CPUs each, yielded in input order as
     they arrive. ``make`` must pickle (a module-level class or a functools.partial of one)."""
     if not items:
