@@ -164,7 +164,12 @@ class Result:
 
 def where(item: Answer | Passage) -> str:
     """``file`` or ``file, page N`` (PDFs): where a cited span lies, as the CLI and the chat show it."""
-    return item.source if item.page is None else f"{item.source}, page {item.page}"
+    return place(item.source, item.page)
+
+
+def place(source: str, page: int | None) -> str:
+    """``where`` from a file name and page."""
+    return source if page is None else f"{source}, page {page}"
 
 
 def accepted(candidate: Answer | None, threshold: float) -> Answer | None:

@@ -11,7 +11,7 @@ import urllib.parse
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
-from rag.types import Answer, Passage, Result, Span
+from rag.types import Answer, Passage, Result, Span, place
 
 NOT_FOUND = "Not found in the documents."
 SEARCHING = "Searching your documents…"
@@ -226,11 +226,6 @@ def sources(result: Result, text_of: TextOf, page_of: PageOf) -> list[Excerpt]:
 
 
 # --- the reply -------------------------------------------------------------------------------
-
-
-def place(source: str, page: int | None) -> str:
-    """``file`` or ``file, page N``: where a cited span is, as a reader names it."""
-    return source if page is None else f"{source}, page {page}"
 
 
 def digest(text: str) -> str:
