@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -377,6 +378,7 @@ def main() -> None:
             interleaved({**runs, "2": partial(spread_on, 2)}, args.rounds, results["answers"])
     finally:
         nodes.stop()
+        shutil.rmtree(nodes.temp_dir, ignore_errors=True)
     text = report(results, args, "python bench/ray_bench.py " + " ".join(sys.argv[1:]))
     print(text)
     if args.out:
