@@ -87,13 +87,18 @@ class Example:
         return None if self.answer_start is None else self.answer_start + len(self.answer)
 
 
-def load_squad(path: Path) -> list[Example]:
-    """Every answerable question of a SQuAD v1.1 file, with its first answer as the training target."""
+def load_squad(path: Path, drop_repeated: bool = False) -> list[Example]:
+    """Every answerable question of a SQuAD v1.1 file, with its first answer as the training target.
+
+    ``drop_repeated`` leaves out questions whose answer text occurs more than once in its paragraph:
+    in the rebuilt SQuAD train their offset is a best guess, and a wrong one teaches a wrong span."""
     out = []
     for q in read_squad(Path(path)):
         if not q.answers:
             continue
         text, start = q.answers[0]
+        if drop_repeated and q.context.count(text) > 1:
+            continue
         if q.context[start : start + len(text)] != text:
             raise ValueError(f"{path}: answer of question {q.qid} is not at its offset {start}")
         golds = tuple(t for t, _ in q.answers)
@@ -107,6 +112,15 @@ def split_heldout(examples: Sequence[Example], fraction: float, seed: int) -> tu
     rng = random.Random(seed)
     held = set(rng.sample(contexts, max(1, round(len(contexts) * fraction)))) if fraction > 0 else set()
     return [e for e in examples if e.context not in held], [e for e in examples if e.context in held]
+
+
+def split_articles(examples: Sequence[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
+    """Hold out whole articles (titles): no held-out question shares an article, so its entities and
+    wording were never trained on (SQuAD asks ~200 questions of each article)."""
+    titles = sorted({e.title for e in examples})
+    rng = random.Random(seed)
+    held = set(rng.sample(titles, max(1, round(len(titles) * fraction)))) if fraction > 0 else set()
+    return [e for e in examples if e.title not in held], [e for e in examples if e.title in held]
 
 
 @lru_cache(maxsize=20000)
@@ -225,4 +239,56 @@ def cross_source_negatives(examples: Sequence[Example], ratio: float, seed: int,
         pool = [c for s in sources for c in rng.sample(by_file[s], min(candidates // 3, len(by_file[s])))]
         if (neg := question_like_negative(e, pool, rng, "-xneg")) is not None:
             out.append(neg)
+    return out
+
+
+# Names (capitalised runs, "of"/"the" allowed inside) and numbers: what a question anchors on.
+ANCHOR = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b|\b[A-Z][\w'-]+(?:\s+(?:of\s+|the\s+|de\s+)*[A-Z][\w'-]+)*")
+YEAR = re.compile(r"1\d{3}|20\d{2}")
+
+
+def anchor_kind(text: str) -> str:
+    """year, number or name: a swap keeps the kind, so the question stays natural."""
+    if YEAR.fullmatch(text):
+        return "year"
+    return "number" if text[0].isdigit() else "name"
+
+
+def swapped_negatives(examples: Sequence[Example], ratio: float, seed: int) -> list[Example]:
+    """About ``ratio`` negatives per question that look answerable: one name, number or year of the
+    question that its paragraph contains is swapped for another of the same kind from the same article
+    that the paragraph never mentions ("In what year did the Black Death reach *Sweden*?" over a
+    paragraph about England). The paragraph then supports no answer, though the question's other
+    words, its type and its topic all still match: the kind of unanswerable question SQuAD 2.0's
+    crowdworkers wrote, and what the other-paragraph and deleted-sentence negatives never show."""
+    rng = random.Random(seed)
+    pools: dict[tuple[str, str], dict[str, list[str]]] = {}
+    seen: set[tuple[str, str, str]] = set()
+    for e in examples:
+        key = (e.source, e.title)
+        if (key + (e.context,)) in seen:
+            continue
+        seen.add(key + (e.context,))
+        kinds = pools.setdefault(key, {})
+        for m in ANCHOR.finditer(e.context):
+            if len(m.group()) > 1:
+                kinds.setdefault(anchor_kind(m.group()), []).append(m.group())
+    for kinds in pools.values():
+        for kind, values in kinds.items():
+            kinds[kind] = sorted(set(values))
+    out = []
+    for e in examples:
+        if e.answer is None or rng.random() >= ratio:
+            continue
+        anchors = [m for m in ANCHOR.finditer(e.question) if m.start() > 0 and len(m.group()) > 1 and m.group() in e.context]
+        if not anchors:
+            continue
+        m = rng.choice(anchors)
+        context, question = e.context.lower(), e.question.lower()
+        pool = pools.get((e.source, e.title), {}).get(anchor_kind(m.group()), [])
+        pool = [v for v in pool if v.lower() not in context and v.lower() not in question]
+        if not pool:
+            continue
+        swapped = e.question[: m.start()] + rng.choice(pool) + e.question[m.end() :]
+        out.append(Example(e.qid + "-swap", e.source, e.title, swapped, e.context, None, None, ()))
     return out

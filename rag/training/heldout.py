@@ -64,6 +64,7 @@ def heldout(model, tokenizer, examples: Sequence[data.Example], cfg, bf16: bool 
     """EM/F1 (no abstention), per file, and the calibrated threshold."""
     negatives = data.negatives(examples, 1.0, cfg.seed + 1)
     near_misses = data.deleted_negatives(examples, 1.0, cfg.seed + 2)
+    swapped = data.swapped_negatives(examples, 1.0, cfg.seed + 3)
     pos, per_file = [], {}
     for e in examples:
         text, score = best(model, tokenizer, e, cfg, bf16)
@@ -72,7 +73,8 @@ def heldout(model, tokenizer, examples: Sequence[data.Example], cfg, bf16: bool 
         per_file.setdefault(e.source, []).append((em, f))
     other = [best(model, tokenizer, e, cfg, bf16)[1] for e in negatives]
     deleted = [best(model, tokenizer, e, cfg, bf16)[1] for e in near_misses]
-    neg = other + deleted
+    look_alike = [best(model, tokenizer, e, cfg, bf16)[1] for e in swapped]
+    neg = other + deleted + look_alike
     ems = [em for v in per_file.values() for em, _ in v]
     out = {
         "questions": len(pos),
@@ -92,5 +94,7 @@ def heldout(model, tokenizer, examples: Sequence[data.Example], cfg, bf16: bool 
     t = out["threshold"]
     out["near_miss_negatives"] = len(deleted)
     out["near_miss_abstention_rate"] = round(sum(s < t for s in deleted) / max(1, len(deleted)), 4)
+    out["swapped_negatives"] = len(look_alike)
+    out["swapped_abstention_rate"] = round(sum(s < t for s in look_alike) / max(1, len(look_alike)), 4)
     out["other_paragraph_abstention_rate"] = round(sum(s < t for s in other) / max(1, len(other)), 4)
     return out

@@ -47,6 +47,10 @@ class TrainConfig:
     val_files: list[str] = field(
         default_factory=lambda: ["qed_dev.json", "tydiqa_en_dev.json", "fairytaleqa_test.json"]
     )
+    # SQuAD v1.1 train ("" = leave out): whole articles held out, answers that repeat in their paragraph dropped
+    squad_train: str = str(ROOT.parent / "shared" / "data" / "squad-v1.1" / "train-v1.1.json")
+    squad_heldout_articles: float = 0.03  # of its 442 articles: the calibration set (about 2,300 questions)
+    squad_val: int = 800  # held-out SQuAD questions evaluated and calibrated on
     heldout_fraction: float = 0.04  # of each training file's contexts, held out for validation too
     max_val_per_file: int = 250
     # QAMR's one-sentence passages, joined this many sentences of an article to a passage
@@ -69,6 +73,7 @@ class TrainConfig:
     negative_ratio: float = 0.3  # built negative paragraphs per question
     deleted_negative_ratio: float = 0.0  # near misses per question: own paragraph minus the answer sentence
     cross_negative_ratio: float = 0.0  # negatives per question from another file (off-topic documents)
+    swap_negative_ratio: float = 0.0  # look-alike negatives: a name/number of the question swapped (data.swapped_negatives)
     negative_windows: int = 1  # answer-free windows kept per long context
     # calibration: the lowest threshold abstaining on this share of held-out negatives (0: maximise the objective)
     min_negative_abstention: float = 0.75
@@ -174,6 +179,13 @@ def load_data(cfg: TrainConfig) -> tuple[list[data.Example], list[data.Example],
         counts[name] = {"questions": len(examples), "train": len(tr), "heldout": len(va)}
         train += tr
         val += va
+    if cfg.squad_train:
+        examples = data.load_squad(Path(cfg.squad_train), drop_repeated=True)
+        tr, va = data.split_articles(examples, cfg.squad_heldout_articles, cfg.seed)
+        va = rng.sample(va, min(len(va), cfg.squad_val))
+        counts[Path(cfg.squad_train).name] = {"questions": len(examples), "train": len(tr), "heldout": len(va)}
+        train += tr
+        val += va
     if cfg.max_examples and cfg.max_examples < len(train):
         train = rng.sample(train, cfg.max_examples)
     return train, val, counts
@@ -223,6 +235,7 @@ def train(cfg: TrainConfig) -> dict:
     negs = data.negatives(train_ex, cfg.negative_ratio, cfg.seed)
     negs += data.deleted_negatives(train_ex, cfg.deleted_negative_ratio, cfg.seed + 7)
     negs += data.cross_source_negatives(train_ex, cfg.cross_negative_ratio, cfg.seed + 11)
+    negs += data.swapped_negatives(train_ex, cfg.swap_negative_ratio, cfg.seed + 17)
     rng = random.Random(cfg.seed)
     feats = features(tokenizer, train_ex + negs, cfg, rng)
     n_pos = sum(1 for f in feats if f[1] > 0)
