@@ -90,5 +90,6 @@ def test_line_break_penalty_keeps_spans_on_their_line():
     text = "Default: 50\nMaximum: 100"
     p = Passage("m.txt", 0, len(text), text, 1.0)
     cands = [Candidate(0, 9, len(text), 1.0), Candidate(0, 9, 11, 0.8)]
-    assert best(Decoding(), "What is the default?", cands, (p,)) == "50\nMaximum: 100"
-    assert best(Decoding(line_break_penalty=2.0), "What is the default?", cands, (p,)) == "50"
+    assert best(Decoding(boundaries=False), "What is the default?", cands, (p,)) == "50\nMaximum: 100"
+    assert best(Decoding(line_break_penalty=2.0, boundaries=False), "What is the default?", cands, (p,)) == "50"
+    assert best(Decoding(), "What is the default?", cands, (p,)) == "50"  # the next line is a label

@@ -14,7 +14,9 @@ questions (``eval/decoding.py``, results in ``eval/RESULTS.md``):
 - ``line_break_penalty``: subtracted per line break inside the span (in manuals and PDFs a span
   that runs into the next line is rarely the answer).
 
-Whatever is chosen, a span never cuts a grapheme cluster (a combining accent, a ZWJ emoji).
+Whatever is chosen, a span never cuts a grapheme cluster (a combining accent, a ZWJ emoji), and
+(``boundaries``, on unless turned off) never cuts an e-mail address, URL, path, file name, option
+flag or version number, nor runs across a hard line break (``rag.reader.boundaries``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from functools import lru_cache
 import regex
 
 from rag.reader.answer_types import expected_types
+from rag.reader.boundaries import one_line, whole_tokens
 from rag.text import normalize_answer
 from rag.types import Passage
 
@@ -74,6 +77,7 @@ class Decoding:
     retrieval_weight: float = 0.0
     aggregate: bool = False
     line_break_penalty: float = 0.0
+    boundaries: bool = True
 
     @classmethod
     def from_settings(cls, settings: dict) -> Decoding:
@@ -111,7 +115,10 @@ class Decoding:
         where: dict[tuple[str, int, int], Candidate] = {}
         for c in spans:
             p = passages[c.context]
-            start, end = grapheme_span(p.text, c.start, c.end)
+            start, end = c.start, c.end
+            if self.boundaries:
+                start, end = one_line(p.text, *whole_tokens(p.text, start, end))
+            start, end = grapheme_span(p.text, start, end)
             c = replace(c, start=start, end=end)
             key = (p.source, p.start + start, p.start + end)
             if key not in where or c.margin > where[key].margin:

@@ -1,0 +1,112 @@
+"""Where an answer may begin and end in technical text: whole tokens, one line.
+
+A span model trained on Wikipedia prose learns word boundaries, not the boundaries of an e-mail
+address, a URL, a path, a file name, an option flag or a version number: it answers "help" for
+``help-libtasn1@gnu.org`` or "cache" for ``mime.cache``. And in manuals and PDFs a line break is a
+strong boundary: "3.1 Invoking X\\nX" is a heading glued to the line after it. These rules are
+applied to every candidate span, whatever model produced it:
+
+- ``whole_tokens``: a span that cuts such a token is widened to the whole token (never shrunk);
+- ``one_line``: a span that crosses a hard line break (after a heading-like line, before one, at a
+  blank line or a list item) keeps the piece on the answer's side of the break.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Technical tokens a span must never cut. Order matters only for readability: overlaps merge.
+TECHNICAL = re.compile(
+    r"""
+      (?:https?|ftp|file)://[^\s<>"'()\[\]{}]+            # URL
+    | [\w.+-]+@[\w-]+(?:\.[\w-]+)+                       # e-mail address
+    | (?<![\w/.])(?:~|\.{1,2})?/[\w.+@%-]+(?:/[\w.+@%-]*)*  # absolute or relative path
+    | (?<![\w-])--?[A-Za-z0-9][\w-]*(?:=[^\s,;]+)?       # option flag (-b, --benchmark, --x=y)
+    | [\w+-]+(?:\.[\w+-]+)+                              # file name, version number, domain
+    """,
+    re.VERBOSE,
+)
+TRAILING = ".,;:!?"  # sentence punctuation after a token is not part of it
+HEADING_MAX_WORDS = 8
+HEADING_MAX_CHARS = 60
+SECTION_NUMBER = re.compile(r"\s*(?:\d+\.)*\d+\.?\s+\S")
+LIST_ITEM = re.compile(r"\s*(?:[-*\u2022]\s|\d+[.)]\s|--?\w)")
+
+
+def technical_tokens(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
+    """(start, end) of the technical tokens of ``text`` that overlap ``[lo, hi)``."""
+    out = []
+    start = max(0, lo - 200)
+    for m in TECHNICAL.finditer(text, start, min(len(text), hi + 200)):
+        a, b = m.start(), m.end()
+        while b > a and text[b - 1] in TRAILING:
+            b -= 1
+        if a < hi and lo < b and b - a > 1:
+            out.append((a, b))
+    return out
+
+
+def whole_tokens(text: str, start: int, end: int) -> tuple[int, int]:
+    """``[start, end)`` widened so that it cuts no e-mail address, URL, path, file name, option
+    flag or version number of ``text``. A ``/`` is a boundary inside a path or URL: the file name
+    ``mime.cache`` of ``/usr/share/mime/mime.cache`` may be the answer on its own."""
+    for a, b in technical_tokens(text, start, end):
+        segments = "://" not in text[a:b]  # a path's segments, never a URL's
+        if a < start < b and not (segments and text[start - 1] == "/"):
+            start = a
+        if a < end < b and not (segments and text[end] == "/"):
+            end = b
+    return start, end
+
+
+def line_at(text: str, pos: int) -> str:
+    """The whole line of ``text`` that holds position ``pos``."""
+    lo = text.rfind("\n", 0, pos) + 1
+    hi = text.find("\n", pos)
+    return text[lo : len(text) if hi < 0 else hi]
+
+
+def heading_like(line: str) -> bool:
+    """A short line that starts like a title and does not end a sentence or a clause: a heading,
+    a title, a label (a line that starts in lower case continues a sentence)."""
+    line = line.strip()
+    return (
+        bool(line)
+        and not line[0].islower()
+        and not LIST_ITEM.match(line)
+        and len(line) <= HEADING_MAX_CHARS
+        and len(line.split()) <= HEADING_MAX_WORDS
+        and line[-1] not in ".,;:!?-"
+    )
+
+
+def titled(line: str) -> bool:
+    """A numbered ("3.1 Invoking X") or title-cased heading: a strong sign, unlike a short line that
+    may be a soft wrap."""
+    words = [w for w in line.split() if len(w) > 3 and w[0].isalpha()]
+    return bool(SECTION_NUMBER.match(line)) or (bool(words) and all(w[0].isupper() for w in words))
+
+
+def one_line(text: str, start: int, end: int) -> tuple[int, int]:
+    """``[start, end)`` cut at each hard line break it crosses, keeping the piece the answer is in:
+    the part before a list item, a blank line or a heading-like line (the answer ran on into it),
+    else the part after a heading-like line (a heading glued to its first line). A soft wrap inside a
+    sentence is left alone."""
+    pos = start
+    while (nl := text.find("\n", pos, end)) >= 0:
+        before, after = line_at(text, nl - 1) if nl > start else "", line_at(text, nl + 1)
+        nxt = nl + 1
+        while nxt < end and text[nxt].isspace():
+            nxt += 1
+        if nxt >= end:  # only space after the break
+            return start, nl
+        if not text[start:nl].strip():  # only space before it
+            start = pos = nxt
+            continue
+        if not after.strip() or LIST_ITEM.match(after) or heading_like(after):
+            return start, len(text[:nl].rstrip())
+        if heading_like(before) and (titled(before) or not after.lstrip()[0].islower()):
+            start = pos = nxt
+        else:
+            pos = nl + 1
+    return start, end
