@@ -1,13 +1,16 @@
-"""Check the chat's confidence labels (ui.core.confidence) on held-out TRAINING questions: how often an
-answer labelled high, medium or low is right. Never the benchmark, the gold set or the seeds.
+"""Set and check the confidence labels (rag.reader.confidence) on held-out TRAINING questions: how
+often an answer labelled high, medium or low is exactly right. Never the benchmark, the gold set or
+the seeds.
 
-    python eval/confidence.py [--model DIR] [--limit N]
+    python eval/confidence.py [--model DIR] [--limit N] [--write]
 
-Each held-out question is read in its own paragraph by the shipped reader, as training's held-out
-evaluation builds them: answerable questions, and negatives (a similar paragraph without the answer,
-or the question's paragraph with the answer's sentence deleted), where any answer is wrong. Reported
-per label: answers given, the share exactly right (EM) and the mean F1 among answerable questions, and
-how many negatives got an answer with that label. Labels below the threshold are abstentions.
+Each held-out question is read in its own paragraph, as training's held-out evaluation builds them:
+answerable questions, and negatives (a similar paragraph without the answer, the question's
+paragraph with the answer's sentence deleted, the question with a name or number swapped), where any
+answer is wrong. ``--write`` stores the cut-offs in the model's ``rag_reader.json``: *high* from the
+lowest score above which at least 90% of the answers given were exactly right, *medium* 65%.
+Reported per label: answers given, how many were exactly right, and the mean F1 of those that had an
+answer.
 """
 
 from __future__ import annotations
@@ -25,44 +28,71 @@ sys.path.insert(0, str(ROOT / "eval"))
 from decoding import heldout_items  # noqa: E402
 
 from rag.eval.metrics import best_over_golds, exact_match, f1  # noqa: E402
+from rag.reader.confidence import HIGH_PRECISION, MEDIUM_PRECISION, cutoff, label  # noqa: E402
 from rag.reader.neural import MODEL_DIR, NeuralReader  # noqa: E402
 from rag.types import Passage  # noqa: E402
-from ui.reply import confidence  # noqa: E402
 
 
-def label_of(score: float, threshold: float) -> str:
-    return "abstained" if score < threshold else confidence(score, threshold)
+def read_heldout(reader: NeuralReader, limit: int | None) -> list[tuple[float, bool, float]]:
+    """(score, exactly right, F1) of the reader's best answer to each held-out item; negatives are
+    never right."""
+    answerable, negatives = heldout_items()
+    if limit:
+        rng = random.Random(0)
+        answerable = rng.sample(answerable, min(limit, len(answerable)))
+        negatives = rng.sample(negatives, min(limit, len(negatives)))
+    out = []
+    for n, e in enumerate(answerable + negatives):
+        got = reader.read(e.question, [Passage("c", 0, len(e.context), e.context, 1.0)])
+        if got is None:
+            out.append((0.0, False, 0.0))
+        elif e.answer is None:
+            out.append((got.score, False, 0.0))
+        else:
+            out.append((got.score, bool(best_over_golds(exact_match, got.text, e.answers)),
+                        best_over_golds(f1, got.text, e.answers)))  # fmt: skip
+        if n % 1000 == 0:
+            print(f"  read {n}/{len(answerable) + len(negatives)}", file=sys.stderr, flush=True)
+    return out
+
+
+def table(reads: list[tuple[float, bool, float]], threshold: float, cutoffs: dict | None) -> str:
+    rows: dict[str, list[tuple[bool, float]]] = {}
+    for score, right, f in reads:
+        name = "abstained" if score < threshold else label(score, threshold, cutoffs)
+        rows.setdefault(name, []).append((right, f))
+    lines = ["| label | answers | exactly right % | mean F1 |", "|---|---|---|---|"]
+    for name in ("high", "medium", "low", "abstained"):
+        r = rows.get(name, [])
+        n = max(len(r), 1)
+        right, mean_f1 = 100 * sum(a for a, _ in r) / n, 100 * sum(b for _, b in r) / n
+        lines.append(f"| {name} | {len(r)} | {right:.1f} | {mean_f1:.1f} |")
+    return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=MODEL_DIR, help="reader folder (default: the shipped one)")
     parser.add_argument("--limit", type=int, default=None, help="a random sample of N of each kind")
+    parser.add_argument("--write", action="store_true", help="store the cut-offs in the model's rag_reader.json")
     args = parser.parse_args()
     reader = NeuralReader(args.model)
-    answerable, negatives = heldout_items()
-    if args.limit:
-        rng = random.Random(0)
-        answerable, negatives = rng.sample(answerable, args.limit), rng.sample(negatives, args.limit)
-    rows: dict[str, dict[str, float]] = {}
-    for kind, examples in (("answerable", answerable), ("negative", negatives)):
-        for e in examples:
-            got = reader.read(e.question, [Passage("c", 0, len(e.context), e.context, 1.0)])
-            label = label_of(got.score if got else 0.0, reader.threshold)
-            row = rows.setdefault(label, {"answerable": 0, "em": 0.0, "f1": 0.0, "negative": 0})
-            row[kind] += 1
-            if kind == "answerable" and got is not None:
-                row["em"] += best_over_golds(exact_match, got.text, e.answers)
-                row["f1"] += best_over_golds(f1, got.text, e.answers)
-    print(f"reader {args.model.name}, threshold {reader.threshold:.4f}; {len(answerable)} answerable, "
-          f"{len(negatives)} negatives (held-out training questions)")  # fmt: skip
-    print("| label | answerable | EM % | F1 % | negatives |")
-    print("|---|---|---|---|---|")
-    for label in ("high", "medium", "low", "abstained"):
-        r = rows.get(label, {"answerable": 0, "em": 0.0, "f1": 0.0, "negative": 0})
-        n = max(r["answerable"], 1)
-        print(f"| {label} | {r['answerable']} | {100 * r['em'] / n:.1f} | {100 * r['f1'] / n:.1f} | {r['negative']} |")
-    print(json.dumps(rows))
+    reads = read_heldout(reader, args.limit)
+    given = [(s, ok) for s, ok, _ in reads if s >= reader.threshold]
+    cutoffs = {"high": cutoff(given, HIGH_PRECISION), "medium": cutoff(given, MEDIUM_PRECISION)}
+    cutoffs = {k: round(v, 4) for k, v in cutoffs.items() if v is not None}
+    print(f"reader {args.model}, threshold {reader.threshold:.4f}; {len(reads)} held-out items; cut-offs {cutoffs}")
+    print(table(reads, reader.threshold, cutoffs))
+    if args.write:
+        path = args.model / "rag_reader.json"
+        settings = json.loads(path.read_text(encoding="utf-8"))
+        settings["confidence"] = cutoffs
+        settings["confidence_rule"] = (
+            f"high: >= {HIGH_PRECISION:.0%} exactly right, medium: >= {MEDIUM_PRECISION:.0%}, "
+            "among answers to held-out training questions and built negatives (eval/confidence.py)"
+        )
+        path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {path}")
     return 0
 
 

@@ -73,6 +73,7 @@ def heldout_items() -> tuple[list, list]:
     cfg = TrainConfig()
     _, val, _ = load_data(cfg)
     negatives = data.negatives(val, 1.0, cfg.seed + 1) + data.deleted_negatives(val, 1.0, cfg.seed + 2)
+    negatives += data.swapped_negatives(val, 1.0, cfg.seed + 3)  # the look-alikes, as training's calibration
     return val, negatives
 
 

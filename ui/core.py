@@ -100,13 +100,16 @@ class Assistant:
         self, result: Result, reader: str | None = None, threshold: float | None = None, seconds: float = 0.0
     ) -> str:
         """The chat reply for ``result``, with its own sources: ``reader``/``threshold`` as it was asked."""
-        calibrated = self.readers[reader or self.pipe.reader.name].threshold
+        chosen = self.readers[reader or self.pipe.reader.name]
+        calibrated = chosen.threshold
         text_of = functools.cache(self.text_of)  # each document read once per reply
         shown = sources(result, text_of, self.page_of)
         answer = result.answer
         found = None if answer is None else excerpt(answer, text_of, self.page_of, mark=answer)
         used = calibrated if threshold is None else threshold
-        return format_reply(result, shown, found, calibrated, used, seconds)
+        return format_reply(
+            result, shown, found, calibrated, used, seconds, getattr(chosen, "confidence_cutoffs", None)
+        )
 
     def document(self, source: str) -> Extracted:
         """The text of one of the documents (extracted for html, pdf and docx) and its page starts.

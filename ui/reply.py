@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import html
-import math
 import re
 import urllib.parse
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+from rag.reader.confidence import label as confidence
+from rag.reader.confidence import log_odds  # noqa: F401  (the chat's tests read the scale here)
 from rag.types import Answer, Passage, Result, Span, place
 
 NOT_FOUND = "Not found in the documents."
@@ -20,27 +21,9 @@ THRESHOLD_STEP = 0.01  # the threshold slider's step
 
 # --- confidence ------------------------------------------------------------------------------
 
-# The one rule for confidence labels. A reader's score is a probability (the trained reader's is a
-# sigmoid of how far the span beats its window's "no answer" slot) and its threshold is the
-# calibrated point below which it abstains. The label compares the two as log-odds: "high" when the
-# score's odds are at least e^6 (about 400) times the threshold's, "medium" from e^3 (20) times, "low"
-# below that: just above the abstention point, or under it when a user lowered the threshold. For
-# the trained reader (threshold about 0.05) that is high from a score of 0.95 and medium from 0.5.
-# The score is not a calibrated probability of being right, so what a label means is measured, on
-# held-out training questions (eval/confidence.py, eval/RESULTS.md): answers labelled high are
-# exactly right 60% of the time (F1 74), medium 40% (F1 55), low 33% (F1 46).
-CONFIDENCE_STEPS = ((6.0, "high"), (3.0, "medium"))
-
-
-def log_odds(p: float) -> float:
-    p = min(max(p, 1e-6), 1 - 1e-6)
-    return math.log(p / (1 - p))
-
-
-def confidence(score: float, threshold: float) -> str:
-    """``high``, ``medium`` or ``low``: how far ``score`` is above the reader's calibrated ``threshold``."""
-    margin = log_odds(score) - log_odds(threshold)
-    return next((label for step, label in CONFIDENCE_STEPS if margin >= step), "low")
+# The labels' rule and their measured meaning live with the reader (rag.reader.confidence): a reader
+# folder carries cut-offs set on held-out training questions; other readers fall back to log-odds
+# above their calibrated threshold.
 
 
 def on_slider(value: float) -> float:
@@ -278,13 +261,20 @@ def sources_block(shown: Sequence[Excerpt], title: str, note: str) -> str:
 
 
 def format_reply(
-    result: Result, shown: Sequence[Excerpt], found: Excerpt | None, calibrated: float, used: float, seconds: float
+    result: Result,
+    shown: Sequence[Excerpt],
+    found: Excerpt | None,
+    calibrated: float,
+    used: float,
+    seconds: float,
+    cutoffs: Mapping[str, float] | None = None,
 ) -> str:
     """The chat reply as one HTML block: the answer, the sentence it is copied from with the answer
     marked, its confidence label, a link to the document and the time taken, then the sources
     (collapsed). An abstention says so and still lists the closest passages.
 
-    ``calibrated`` is the reader's own threshold (the labels' reference), ``used`` the one applied.
+    ``calibrated`` is the reader's own threshold and ``cutoffs`` its measured label cut-offs (the
+    labels' reference), ``used`` the threshold applied.
     """
     answer = result.answer
     took = f'<span class="took">{seconds:.1f} s</span>'
@@ -293,7 +283,7 @@ def format_reply(
         head = f'<p class="answer abstained">{NOT_FOUND}</p>'
         block = sources_block(shown, "Closest passages", f"The reader answers from a probability of {used:.2f}.")
     else:
-        label = confidence(answer.score, calibrated)
+        label = confidence(answer.score, calibrated, cutoffs)
         tip = f"The reader's probability for this answer is {answer.score:.2f}; it answers from {used:.2f}."
         meta = [
             f'<span class="confidence {label}" title="{html.escape(tip)}">{label} confidence</span>',

@@ -132,6 +132,7 @@ class NeuralReader:
         self.max_answer_tokens = int(self.config.get("max_answer_tokens", 30))
         self.bf16 = not getattr(self.model, "runs_numpy", False) and torch_precision(self.config) == "bf16"
         self.decoding = Decoding.from_settings(self.config)
+        self.confidence_cutoffs: dict[str, float] | None = self.config.get("confidence")  # rag.reader.confidence
         if self.config.get("score", SCORE) != SCORE:
             raise RagError(
                 f"the reader in {model_dir} was calibrated for another score ({self.config['score']}); recalibrate it: "

@@ -280,7 +280,9 @@ def swapped_negatives(examples: Sequence[Example], ratio: float, seed: int) -> l
     for e in examples:
         if e.answer is None or rng.random() >= ratio:
             continue
-        anchors = [m for m in ANCHOR.finditer(e.question) if m.start() > 0 and len(m.group()) > 1 and m.group() in e.context]
+        anchors = [
+            m for m in ANCHOR.finditer(e.question) if m.start() > 0 and len(m.group()) > 1 and m.group() in e.context
+        ]
         if not anchors:
             continue
         m = rng.choice(anchors)

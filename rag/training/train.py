@@ -73,7 +73,9 @@ class TrainConfig:
     negative_ratio: float = 0.3  # built negative paragraphs per question
     deleted_negative_ratio: float = 0.0  # near misses per question: own paragraph minus the answer sentence
     cross_negative_ratio: float = 0.0  # negatives per question from another file (off-topic documents)
-    swap_negative_ratio: float = 0.0  # look-alike negatives: a name/number of the question swapped (data.swapped_negatives)
+    swap_negative_ratio: float = (
+        0.0  # look-alike negatives: a name/number of the question swapped (data.swapped_negatives)
+    )
     negative_windows: int = 1  # answer-free windows kept per long context
     # calibration: the lowest threshold abstaining on this share of held-out negatives (0: maximise the objective)
     min_negative_abstention: float = 0.75
