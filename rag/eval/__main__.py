@@ -42,7 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--gold", type=Path, metavar="FILE", help="gold questions, JSONL (e.g. eval/gold.jsonl)")
-    what.add_argument("--squad", type=Path, metavar="FILE", help="a SQuAD v1.1-format JSON file")
+    what.add_argument(
+        "--squad",
+        type=Path,
+        metavar="FILE",
+        help="a SQuAD v1.1 or v2.0 JSON file (v2.0's unanswerable questions are scored the official way: "
+        "right only when the reader abstains)",
+    )
     parser.add_argument(
         "--mode",
         choices=("reader", "open"),
@@ -165,8 +171,9 @@ def format_report(r: dict) -> str:
         f"{r['kind']} · {r['file']} · {r['n_questions']} questions · reader {s['reader']} "
         f"(threshold {s['threshold']:.2f}) · retriever {s.get('retriever', '-')} · top-k {s['top_k']}",
         f"  EM {r['em']:.1f}  F1 {r['f1']:.1f}   (abstentions count; nothing dropped)",
-        f"  answerable   n={r['answerable']['n']:<5} EM {r['answerable']['em']:.1f}  F1 {r['answerable']['f1']:.1f}",
-        f"  unanswerable n={r['unanswerable']['n']:<5} abstained {r['unanswerable']['em']:.1f}%",
+        f"  answerable   n={r['answerable']['n']:<5} EM {r['answerable']['em']:.1f}  F1 {r['answerable']['f1']:.1f}"
+        "   (SQuAD 2.0: HasAns)",
+        f"  unanswerable n={r['unanswerable']['n']:<5} abstained {r['unanswerable']['em']:.1f}%   (NoAns: EM = F1)",
         f"  always answering: EM {r['forced']['em']:.1f}  F1 {r['forced']['f1']:.1f} (answerable questions)",
         f"  abstention precision {pct(r['abstention']['abstention_precision'])}  "
         f"recall {pct(r['abstention']['abstention_recall'])}  "

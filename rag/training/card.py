@@ -17,6 +17,9 @@ LICENSES = {
     "fairytaleqa_train.json": "Apache-2.0 — FairytaleQA (Xu et al., ACL 2022), fairy tales",
     "fairytaleqa_val.json": "Apache-2.0 — FairytaleQA validation, fairy tales",
     "fairytaleqa_test.json": "Apache-2.0 — FairytaleQA test, fairy tales",
+    "train-v1.1.json": "CC BY-SA 4.0 — SQuAD v1.1 train (Rajpurkar et al., 2016), Wikipedia; rebuilt from the "
+    "SQuAD explorer pages, answers that occur more than once in their paragraph (offset a best guess) left out, "
+    "whole articles held out",
 }
 
 
@@ -43,7 +46,8 @@ def write_card(s: dict, path: Path) -> None:
     hp = ", ".join(
         f"{k}={c.get(k)}"
         for k in ("max_length", "stride", "batch_size", "lr", "warmup", "weight_decay", "epochs", "seed",
-                  "max_examples", "negative_ratio", "deleted_negative_ratio", "negative_windows", "freeze_embeddings",
+                  "max_examples", "negative_ratio", "deleted_negative_ratio", "cross_negative_ratio",
+                  "swap_negative_ratio", "negative_windows", "freeze_embeddings",
                   "freeze_layers", "bf16", "threads", "max_answer_tokens", "infer_max_length", "infer_stride",
                   "precision", "init_from")
     )  # fmt: skip
@@ -56,6 +60,13 @@ def write_card(s: dict, path: Path) -> None:
     cross = (
         f", and for {c['cross_negative_ratio']:.0%} the most question-like of a few paragraphs of other files"
         if c.get("cross_negative_ratio")
+        else ""
+    )
+    swapped = (
+        f", and for {c['swap_negative_ratio']:.0%} the question itself with one name, number or year that its "
+        "paragraph contains swapped for another of the same kind from the same article (a question that looks "
+        "answerable but is not, like SQuAD 2.0's)"
+        if c.get("swap_negative_ratio")
         else ""
     )
     joined = (
@@ -106,8 +117,10 @@ passages longer than one {c["infer_max_length"]}-token window are read in window
 
 ## Training data
 
-Never trained or tuned on the SQuAD v1.1 benchmark (`squad-v1.1/`). Held-out contexts were taken out
-of training whole (no question of a held-out paragraph was trained on).
+Never trained or tuned on the benchmarks (SQuAD v1.1 dev, SQuAD 2.0 dev). Held-out contexts were taken
+out of training whole (no question of a held-out paragraph was trained on); for SQuAD train, whole
+articles. A reader trained on SQuAD and the Wikipedia-based files is trained on CC BY-SA text: the
+weights are shared here under the same terms.
 
 | file | questions | trained | held out (evaluated) | license / source |
 |---|---|---|---|---|
@@ -115,7 +128,7 @@ of training whole (no question of a held-out paragraph was trained on).
 
 The files have no unanswerable questions, so negatives were built: for {c["negative_ratio"]:.0%} of the
 questions, the most question-like other paragraph of the same file (same article first) that does not
-contain the answer{near_miss}{cross} ({s["built_negatives"]:,} negatives in all), plus up to
+contain the answer{near_miss}{cross}{swapped} ({s["built_negatives"]:,} negatives in all), plus up to
 {c["negative_windows"]} answer-free window(s) of each long context, labelled no-answer at [CLS].
 {joined}{caps} Training windows: {s["train_windows"]:,}
 ({s["train_windows_with_answer"]:,} with an answer). Very long questions are cut to 64 word pieces.
@@ -153,7 +166,8 @@ negatives {h["negative_abstention_rate"]:.1%}{near_rates}, answerable F1 with ab
 
 ## Limits
 
-A 6-layer, 22M-parameter model trained for about {minutes / 60:.1f} hours on two CPU cores: expect it to trail
+A 6-layer, 22M-parameter model trained for about {s.get("lineage_hours", minutes / 60):.1f} hours in all
+(every pass since the base model) on two CPU cores: expect it to trail
 published SQuAD readers. Built negatives are easier than real unanswerable questions, so abstention on
 real off-topic questions may be less reliable than the held-out numbers. English only; the tokenizer
 is uncased and maps emoji and other rare characters to [UNK] (offsets still slice exactly).
