@@ -17,7 +17,7 @@ TEXT = (
 def widened(text: str, part: str) -> str:
     i = text.index(part)
     a, b = whole_tokens(text, i, i + len(part))
-    assert text[a:b].find(part) >= 0  # widened, never shrunk
+    assert part.lstrip("⟨<") in text[a:b]  # widened (only a lone opening bracket is dropped)
     return text[a:b]
 
 
@@ -83,3 +83,20 @@ def test_decoding_applies_the_rules_and_can_turn_them_off():
     off = Decoding(boundaries=False).rank("Where do bugs go?", [p], [c], lambda _: ())[0]
     assert TEXT[on.start : on.end] == "help-libtasn1@gnu.org" and TEXT[off.start : off.end] == "help"
     assert Decoding.from_settings({"decoding": {"boundaries": False}}) == Decoding(boundaries=False)
+
+
+@pytest.mark.parametrize(
+    "part, whole",
+    [("⟨", "https://debbugs.gnu.org/grep"), ("<", "bug@gnu.org"), ("2010-0001", "CVE-2010-0001"), ("UTF", "UTF-8")],
+)
+def test_a_lone_bracket_becomes_its_token_and_identifiers_stay_whole(part, whole):
+    text = "Report at ⟨https://debbugs.gnu.org/grep⟩ or <bug@gnu.org>. See CVE-2010-0001 (fixed) in UTF-8 text."
+    assert widened(text, part) == whole
+
+
+def test_an_unclosed_opening_bracket_is_dropped_from_the_start():
+    text = "Report at ⟨https://debbugs.gnu.org/grep⟩ and (fixed) it."
+    i = text.index("⟨")
+    assert text[slice(*whole_tokens(text, i, text.index("⟩")))] == "https://debbugs.gnu.org/grep"
+    j = text.index("(fixed)")
+    assert text[slice(*whole_tokens(text, j, j + 7))] == "(fixed)"

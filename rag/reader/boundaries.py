@@ -6,7 +6,9 @@ address, a URL, a path, a file name, an option flag or a version number: it answ
 strong boundary: "3.1 Invoking X\\nX" is a heading glued to the line after it. These rules are
 applied to every candidate span, whatever model produced it:
 
-- ``whole_tokens``: a span that cuts such a token is widened to the whole token (never shrunk);
+- ``whole_tokens``: a span that cuts such a token (or an identifier such as ``CVE-2010-0001``) is
+  widened to the whole token; a span that is only the bracket around one (``<`` of ``<URL>``) becomes
+  the token, and an unclosed opening bracket at a span's start is dropped;
 - ``one_line``: a span that crosses a hard line break (after a heading-like line, before one, at a
   blank line or a list item) keeps the piece on the answer's side of the break.
 """
@@ -18,15 +20,17 @@ import re
 # Technical tokens a span must never cut. Order matters only for readability: overlaps merge.
 TECHNICAL = re.compile(
     r"""
-      (?:https?|ftp|file)://[^\s<>"'()\[\]{}]+            # URL
+      (?:https?|ftp|file)://[^\s<>"'()\[\]{}\u27e8\u27e9\u2039\u203a\u00ab\u00bb]+            # URL
     | [\w.+-]+@[\w-]+(?:\.[\w-]+)+                       # e-mail address
     | (?<![\w/.])(?:~|\.{1,2})?/[\w.+@%-]+(?:/[\w.+@%-]*)*  # absolute or relative path
     | (?<![\w-])--?[A-Za-z0-9][\w-]*(?:=[^\s,;]+)?       # option flag (-b, --benchmark, --x=y)
     | [\w+-]+(?:\.[\w+-]+)+                              # file name, version number, domain
+    | \b[A-Z][A-Za-z]*-\d[\w-]*                          # identifier: CVE-2010-0001, ISO-8859-1, UTF-8
     """,
     re.VERBOSE,
 )
 TRAILING = ".,;:!?"  # sentence punctuation after a token is not part of it
+OPENING = "<([{\u27e8\u2039\u00ab\"'"  # brackets and quotes a token may sit in: <URL>, \u27e8URL\u27e9
 HEADING_MAX_WORDS = 8
 HEADING_MAX_CHARS = 60
 SECTION_NUMBER = re.compile(r"\s*(?:\d+\.)*\d+\.?\s+\S")
@@ -46,10 +50,28 @@ def technical_tokens(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
     return out
 
 
+def bracket_to_token(text: str, start: int, end: int) -> tuple[int, int]:
+    """A span that is only the opening bracket or quote of a technical token (``<`` of
+    ``<https://...>``) becomes the token; an opening bracket left unclosed at a span's start is
+    dropped."""
+    if text[start:end].strip() and all(ch in OPENING or ch.isspace() for ch in text[start:end]):
+        tokens = [(a, b) for a, b in technical_tokens(text, end, end + 1) if a == end]
+        if tokens:
+            return tokens[0]
+    while end - start > 1 and text[start] in OPENING[:-2] and closing(text[start]) not in text[start:end]:
+        start += 1
+    return start, end
+
+
+def closing(bracket: str) -> str:
+    return {"<": ">", "(": ")", "[": "]", "{": "}", "\u27e8": "\u27e9", "\u2039": "\u203a", "\u00ab": "\u00bb"}[bracket]
+
+
 def whole_tokens(text: str, start: int, end: int) -> tuple[int, int]:
     """``[start, end)`` widened so that it cuts no e-mail address, URL, path, file name, option
     flag or version number of ``text``. A ``/`` is a boundary inside a path or URL: the file name
     ``mime.cache`` of ``/usr/share/mime/mime.cache`` may be the answer on its own."""
+    start, end = bracket_to_token(text, start, end)
     for a, b in technical_tokens(text, start, end):
         segments = "://" not in text[a:b]  # a path's segments, never a URL's
         if a < start < b and not (segments and text[start - 1] == "/"):
