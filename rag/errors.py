@@ -17,3 +17,9 @@ class UsageError(RagError):
 
 class IndexUnusable(RagError):
     """The index on disk cannot be used (missing, corrupt, built with another model)."""
+
+
+class IndexNotUpdated(RagError):
+    """An update of the index could not be written (a read-only folder, a full disk): the previous index
+    is still the live one. Raised only to callers that ask (``fresh_index(strict=True)``), so that a
+    document action can undo its change to the docs folder instead of reporting one the index lacks."""

@@ -79,10 +79,16 @@ class Pipeline:
         self.embed_files = embed_files
         self._neighbours: tuple[Index, Neighbours] | None = None
 
-    def refresh(self) -> UpdateReport | None:
-        """Bring the index up to date with the docs folder; returns what changed, None if nothing."""
+    def refresh(self, strict: bool = False) -> UpdateReport | None:
+        """Bring the index up to date with the docs folder; returns what changed, None if nothing.
+
+        An update that cannot be written leaves the previous index answering, with a warning; with
+        ``strict`` it raises IndexNotUpdated (the previous index still answers), for callers that
+        must not report a change the index lacks (``rag.index.build.fresh_index``)."""
         docs, chunking, embed = self.docs_dir, self.requested_chunking, self.embed_files
-        self.index, report = fresh_index(docs, self.index_dir, self.embedder, chunking, self.index, self.log, embed)
+        self.index, report = fresh_index(
+            docs, self.index_dir, self.embedder, chunking, self.index, self.log, embed, strict=strict
+        )
         return report
 
     @property

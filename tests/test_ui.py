@@ -3,6 +3,7 @@ document view, safe uploads, removals and replacements, and the shared locks."""
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 import threading
@@ -405,12 +406,27 @@ class FakePipeline:
         seen = Answer(question, "x.txt", 0, 1, used)
         return Result(question, seen, (PASSAGE,) * (top_k or 1))
 
-    def refresh(self):
+    def refresh(self, strict: bool = False):
         self.refreshing.set()
         if self.hold_refresh is not None:
             self.hold_refresh.wait(5)
         self._enter("refreshes")
         self.refreshes += 1
+        self.index = FakeIndex.of(self.docs_dir)
+
+
+@dataclass
+class FakeIndex:
+    """What an index's manifest says of each file: its SHA-256, as a real build records it."""
+
+    manifest: dict
+
+    @classmethod
+    def of(cls, docs_dir: Path) -> FakeIndex:
+        from rag.documents.folder import doc_paths
+
+        files = {source: {"sha256": hashlib.sha256(path.read_bytes()).hexdigest()} for source, path in doc_paths(docs_dir)}
+        return cls({"files": files})
 
 
 def test_asks_never_overlap_and_keep_their_own_settings(tmp_path: Path):
@@ -549,7 +565,7 @@ def docs_with(tmp_path: Path, **files: str) -> Path:
 
 
 class FailingRefresh(FakePipeline):
-    def refresh(self):
+    def refresh(self, strict: bool = False):
         self.refreshes += 1
         raise OSError("No space left on device")
 

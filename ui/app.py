@@ -32,8 +32,8 @@ from rag.reader import DEFAULT_READER, READERS
 from ui.core import Assistant, load_readers, reader_label
 from ui.document_view import DOCUMENT_HEADERS, FONT_FAMILY, FONT_FILES, document_page, document_span, problem_page
 from ui.reply import NOT_FOUND, SEARCHING, THRESHOLD_STEP, on_slider
-from ui.text import DocumentError, UploadRejected, count, md_escape
-from ui.uploads import MAX_UPLOAD_BYTES, not_done, too_large
+from ui.text import DocumentError, count, md_escape
+from ui.uploads import MAX_UPLOAD_BYTES, not_done, recover, too_large
 
 EXAMPLES = (
     "who supplies GPUs in the deal?",
@@ -195,7 +195,7 @@ def build(assistant: Assistant, top_k: int = TOP_K, unavailable: dict[str, str] 
         name = Path(path).name
         try:
             message = assistant.add_document(Path(path))
-        except UploadRejected as exc:
+        except DocumentError as exc:  # refused, or the index could not take it: the file was deleted again
             message = not_done("added", name, str(exc))
         except Exception as exc:  # the saved file was deleted again
             log.exception("adding %s failed", path)
@@ -413,6 +413,8 @@ def _main(argv: list[str] | None) -> int:
     check_docs_dir(args.docs)
     check_port(args.host, args.port)
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+    for note in recover(args.docs):  # before the index is brought in step with the folder
+        log.warning("%s", note)
     pipe = Pipeline(args.docs, args.index, top_k=args.top_k, reader=reader_from_args(args))
     pipe.refresh()
     readers, unavailable = load_readers(pipe)

@@ -9,21 +9,37 @@ Text from documents and users is always escaped before it reaches Markdown or HT
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from rag.documents.folder import doc_paths, path_of
 from rag.documents.folder import text_of as file_text_of
 from rag.documents.formats import extract
-from rag.errors import UsageError
+from rag.errors import IndexNotUpdated, UsageError
+from rag.index.build import UpdateReport
 from rag.pipeline import Pipeline
 from rag.reader import READERS, Reader, load_reader
 from rag.types import Extracted, Result
 from ui.reply import excerpt, format_reply, sources
 from ui.text import DocumentError, UploadRejected, count, md_escape
-from ui.uploads import check_size, check_upload, safe_name, save_new, set_aside, uploaded_file
+from ui.uploads import (
+    check_size,
+    check_upload,
+    safe_name,
+    save_new,
+    set_aside,
+    uploaded_file,
+    write_new,
+)
+
+
+class ChangeNotLive(DocumentError):
+    """The index was updated, but does not show a document action's change (undone on the docs folder)."""
+
 
 READER_LABELS = {
     "neural": "Trained reader: a small language model fine-tuned to find answers (best)",
@@ -130,20 +146,22 @@ class Assistant:
     def remove_document(self, source: str) -> str:
         """Take one document out of the docs folder and the index; returns what happened (Markdown).
 
-        Atomic for the index, like an upload: questions are answered from the current index until
-        the new one is switched in, and if indexing fails the file is put back. Raises DocumentError.
+        A transaction: questions are answered from the current index until the new one is switched
+        in, and "Removed" is said only once it is; if the index cannot be updated the file is put
+        back and DocumentError says why. A kill meanwhile is undone at the next start (``recover``).
         """
         with self.index_lock:
-            path = self._path_of(source)
+            self._path_of(source)
             if len(self.documents()) == 1:
                 raise DocumentError(f"{source} is the only document; add another before removing it")
-            with set_aside(path, self.docs_dir):
-                self.pipe.refresh()
+            with self._in_step(), set_aside(self.docs_dir, source):
+                self._reindex(source, None)
         return f"Removed **{md_escape(source)}**. It is no longer searched."
 
     def replace_document(self, source: str, upload: Path) -> str:
         """Replace one document with an uploaded file of the same kind, and index it; returns what
-        happened (Markdown). Atomic like an upload; on failure the old file is back. Raises DocumentError."""
+        happened (Markdown). A transaction like a removal: on any failure the old file is back and
+        the old version answers. Raises DocumentError."""
         if self.uploads_dir is not None:
             upload = uploaded_file(upload, self.uploads_dir)
         suffix = Path(source).suffix.lower()
@@ -154,17 +172,17 @@ class Assistant:
         check_upload(data, source)
         with self.index_lock:
             path = self._path_of(source)
-            with set_aside(path, self.docs_dir):
-                with open(path, "xb") as f:
-                    f.write(data)
-                report = self.pipe.refresh()
+            with self._in_step(), set_aside(self.docs_dir, source):
+                write_new(path, self.docs_dir, data)
+                report = self._reindex(source, data)
         indexed = "" if report is None else f" ({count(report.embedded_chunks, 'passage')} indexed)"
         return f"Replaced **{md_escape(source)}**{indexed}. Questions now read the new version."
 
     def add_document(self, upload: Path, name: str | None = None) -> str:
         """Save an uploaded file under the docs folder and index it; returns what happened (Markdown).
 
-        Raises UploadRejected, leaving the disk untouched, when the file cannot be added.
+        Raises UploadRejected, leaving the disk untouched, when the file cannot be added, and
+        DocumentError, with the file deleted again, when the index cannot be updated.
         """
         if self.uploads_dir is not None:
             upload = uploaded_file(upload, self.uploads_dir)
@@ -172,10 +190,10 @@ class Assistant:
         check_size(upload.stat().st_size)  # before reading a huge file into memory
         data = upload.read_bytes()
         check_upload(data, target)
-        with self.index_lock:  # not the ask lock: questions go on, from the current index, meanwhile
+        with self.index_lock, self._in_step():  # not the ask lock: questions go on from the current index
             path = save_new(self.docs_dir, target, data)
             try:
-                report = self.pipe.refresh()
+                report = self._reindex(path.name, data)
             except BaseException:
                 path.unlink(missing_ok=True)
                 raise
@@ -189,6 +207,35 @@ class Assistant:
                 f"\n\nA file named {md_escape(target)} already exists, so this one was saved as {md_escape(saved)}."
             )
         return message
+
+    def _reindex(self, source: str, data: bytes | None) -> UpdateReport | None:
+        """Update the index after a change to ``source`` (now ``data``; None: removed) and check that the
+        live index has it. Raises DocumentError when the index cannot be written or lacks the change,
+        so that the caller undoes its change to the docs folder rather than report it done."""
+        try:
+            report = self.pipe.refresh(strict=True)
+        except IndexNotUpdated as exc:
+            raise DocumentError(str(exc)) from None
+        index = self.pipe.index
+        entry = None if index is None else index.manifest.get("files", {}).get(source)
+        if data is None:
+            live = index is not None and entry is None
+        else:
+            digest = hashlib.sha256(data).hexdigest()
+            live = entry is not None and not entry.get("skipped") and entry.get("sha256") == digest
+        if not live:
+            raise ChangeNotLive(f"the new index does not show the change to {source}")
+        return report
+
+    @contextlib.contextmanager
+    def _in_step(self) -> Iterator[None]:
+        """After a change whose new index was live but wrong (``ChangeNotLive``) was undone, bring the index
+        back in step with the docs folder (on failure it warns, and the next update catches up)."""
+        try:
+            yield
+        except ChangeNotLive:
+            self.pipe.refresh()
+            raise
 
     def documents(self) -> list[str]:
         """The documents in the docs folder, as the index names them."""

@@ -25,7 +25,7 @@ import numpy as np
 from rag.chunking.chunker import ChunkConfig, file_chunks
 from rag.config import TOKENIZER
 from rag.documents.folder import check_docs_dir, doc_paths, file_sha256, scan, skip_warning
-from rag.errors import IndexUnusable, RagError
+from rag.errors import IndexNotUpdated, IndexUnusable, RagError
 from rag.index.embedding import Encoder
 from rag.index.lexical import KIND as LEXICAL_KIND
 from rag.index.store import INDEXED_TEXT, POINTER, BuildWriter, Index, build_lock, indexed_text
@@ -201,13 +201,16 @@ def fresh_index(
     current: Index | None = None,
     log: TextIO | None = None,
     embed_files: EmbedFiles | None = None,
+    strict: bool = False,
 ) -> tuple[Index, UpdateReport | None]:
     """An index in step with ``docs_dir``: ``current`` (or the one on disk) when nothing changed,
     else an updated one; the report says what changed (None: nothing did, or the update failed).
 
     The one place that opens an index, decides whether it is stale and updates it. ``config`` None
     keeps the index's own chunking. When the update cannot be written (a read-only folder, a full
-    disk) the previous index still answers, with a warning; with no previous index it is an error.
+    disk) the previous index still answers, with a warning (questions go on); with no previous index
+    it is an error. ``strict`` makes that failure IndexNotUpdated instead: a caller that changed the
+    docs folder must know its change is not searched, to undo it rather than report it done.
     ``embed_files`` None embeds here with ``embedder`` (see ``EmbedFiles``).
     """
     log = log or sys.stderr
@@ -231,6 +234,8 @@ def fresh_index(
         why = exc.strerror or str(exc)
         if current is None:
             raise RagError(f"cannot build the index in {index_dir}: {why}") from None
+        if strict:
+            raise IndexNotUpdated(f"cannot update the index in {index_dir}: {why}") from None
         print(f"warning: cannot update the index in {index_dir} ({why}); answering from the previous one", file=log)
         return current, None
     print(f"indexed {docs_dir}: {report.summary()}", file=log)
