@@ -7,6 +7,7 @@ in the fast lane.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -200,6 +201,92 @@ def test_unreachable_cluster_is_one_line_exit_2_and_the_index_is_untouched(docs,
         assert err.splitlines() == [f"error: cannot reach the Ray cluster at {address} (Connection refused)"]
     assert (index / "CURRENT").read_text() == pointer
     assert {p: p.stat().st_mtime_ns for p in index.rglob("*")} == before
+
+
+class Listener:
+    """A TCP server on 127.0.0.1 that accepts connections and never answers (a port that hangs)."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        self.connected = threading.Event()
+        self.held: list = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                self.held.append(self.sock.accept()[0])
+                self.connected.set()
+
+    def close(self) -> None:
+        for conn in self.held:
+            conn.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def http_server():
+    """A real HTTP server (http.server) on 127.0.0.1: something listens, but it is no Ray head."""
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_http_server_is_no_ray_head_one_line_exit_2_and_the_index_is_untouched(docs, tmp_path, http_server):
+    """Issue #21: ``--ray`` at an HTTP server hung for minutes in ray.init; it is refused before Ray starts."""
+    index = tmp_path / "index"
+    code, out, err = run_cli("rag.index", "--docs", str(docs), "--index", str(index), "--ray", http_server)
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        f"error: no Ray cluster at {http_server}: something else listens there (not Ray's gRPC head)"
+    ]
+    assert not index.exists()
+
+
+def test_a_port_that_never_answers_is_refused_within_the_timeout():
+    from rag.cluster.connect import ClusterUnreachable, check_reachable
+
+    silent = Listener()
+    try:
+        with pytest.raises(ClusterUnreachable, match=r"cannot reach the Ray cluster at .* \(no answer in 0.5 s\)"):
+            check_reachable(silent.address, timeout=0.5)
+    finally:
+        silent.close()
+
+
+def test_sigterm_stops_the_address_check(docs, tmp_path):
+    import signal
+
+    silent = Listener()
+    cmd = [
+        sys.executable,
+        "-m",
+        "rag.index",
+        "--docs",
+        str(docs),
+        "--index",
+        str(tmp_path / "i"),
+        "--ray",
+        silent.address,
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert silent.connected.wait(120), "rag.index never reached the address"
+        proc.terminate()
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        silent.close()
+    assert proc.returncode == -signal.SIGTERM and b"Traceback" not in err
 
 
 def test_without_ray_the_flag_says_how_to_install_it(docs, tmp_path):
