@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -27,13 +28,19 @@ from rag.retrieval.retriever import MODES, Retriever
 from rag.types import Answer, Passage, Result, accepted
 
 Cited = TypeVar("Cited", Passage, Answer)
+VISIBLE = "LNPS"  # Unicode categories that show: letters, numbers, punctuation, symbols
 
 
 def validate_question(question: str) -> str:
-    """The question, stripped; empty or overlong questions are a usage error."""
+    """The question, stripped; empty or overlong questions are a usage error.
+
+    Empty means nothing visible: only spaces, combining marks, format characters (zero-width joiner
+    or space) or controls; a NUL, which no text holds (and C code may cut at), is refused too."""
     question = question.strip()
-    if not question:
+    if not any(unicodedata.category(ch)[0] in VISIBLE for ch in question):
         raise UsageError("the question is empty")
+    if "\0" in question:
+        raise UsageError("the question contains a NUL character")
     try:
         question.encode("utf-8")
     except UnicodeEncodeError:  # undecodable bytes (argv, stdin) arrive as lone surrogates

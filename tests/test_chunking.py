@@ -1,5 +1,6 @@
 """Every chunk is the exact substring at its offsets, chunks cover the content, overlap holds."""
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -82,6 +83,27 @@ def test_multibyte_character_split_across_tokens_is_never_cut():
         covered.update(range(c.start, c.end))
     # every non-space character is in some chunk: no emoji was dropped at a cut between its tokens
     assert {i for i, ch in enumerate(text) if not ch.isspace()} <= covered
+
+
+FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # man ZWJ woman ZWJ girl: one grapheme cluster
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A story.\n\n" + FAMILY * 300 + " the end.",  # issue #21: chunks began after a ZWJ
+        "Flags " + "\U0001f1eb\U0001f1f7\U0001f1e9\U0001f1ea" * 100,  # a flag is two regional indicators
+        "Cafe" + "\u0301" * 40 + " noir " * 20,  # a letter with many accents
+    ],
+)
+def test_chunks_never_cut_a_grapheme_cluster(text):
+    import regex
+
+    clusters = {m.start() for m in regex.finditer(r"\X", text)} | {len(text)}
+    chunks = chunk_document(make_document("d.txt", text), ChunkConfig(size=9, overlap=2))
+    assert len(chunks) > 3
+    for c in chunks:
+        assert text[c.start : c.end] == c.text and c.start in clusters and c.end in clusters, (c.start, c.end)
 
 
 def test_seed_document_chunks():

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import regex
 import tiktoken
 
 from rag.config import CHUNK_OVERLAP, CHUNK_TOKENS, TOKENIZER
@@ -26,6 +27,7 @@ from rag.types import Chunk, Document, Extracted, Span
 
 PIECE_CHARS = 200_000  # longest run of text tokenised at once (memory: tokens and cuts of one piece)
 BLOCK_CHARS = 1 << 20  # text read and chunked at once (a file of any size is chunked a block at a time)
+GRAPHEME = regex.compile(r"\X")
 SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s)|\n")
 
 
@@ -49,8 +51,10 @@ class ChunkConfig:
 def token_boundaries(text: str) -> list[int]:
     """Character offsets of the cut points between tokens of ``text``, from 0 to ``len(text)``.
 
-    Entry ``i`` is where token ``i`` starts; a token that starts inside a multibyte character
-    gets ``-1`` (no cut allowed before it).
+    Entry ``i`` is where token ``i`` starts; a token that starts inside a multibyte character or
+    inside a grapheme cluster (a ZWJ emoji, a flag, a letter and its accents) gets ``-1`` (no cut
+    allowed before it): a chunk, and so a passage the reader reads, begins and ends on whole
+    clusters, and an answer cannot start in the middle of one.
     """
     tokens = encoding().encode(text, disallowed_special=())
     char_at_byte: dict[int, int] = {}
@@ -59,13 +63,29 @@ def token_boundaries(text: str) -> list[int]:
         char_at_byte[byte] = i
         byte += len(ch.encode("utf-8"))
     char_at_byte[byte] = len(text)
+    inside = cluster_interiors(text)
     cuts: list[int] = []
     byte = 0
     for token in tokens:
-        cuts.append(char_at_byte.get(byte, -1))
+        at = char_at_byte.get(byte, -1)
+        cuts.append(-1 if at in inside else at)
         byte += len(encoding().decode_single_token_bytes(token))
     cuts.append(len(text))
     return cuts
+
+
+def cluster_interiors(text: str) -> set[int]:
+    """Offsets strictly inside a grapheme cluster of ``text``, where no cut may fall; none for
+    ASCII text without CR LF (every other character boundary there is a cluster boundary)."""
+    if text.isascii() and "\r\n" not in text:
+        return set()
+    inside: set[int] = set()
+    at = 0
+    for cluster in GRAPHEME.findall(text):
+        if len(cluster) > 1:
+            inside.update(range(at + 1, at + len(cluster)))
+        at += len(cluster)
+    return inside
 
 
 def sentence_ends(text: str) -> list[int]:

@@ -325,6 +325,10 @@ def build_lock(index_dir: Path, log: TextIO) -> Iterator[bool]:
 
 
 def _remove_stale_builds(index_dir: Path, keep: str) -> None:
+    """Leftovers of killed builds (under the build lock): unfinished ``.tmp-*`` folders, builds ``CURRENT``
+    does not name, and ``.CURRENT.<hex>`` files, a new ``CURRENT`` that a kill kept from being renamed."""
     for entry in index_dir.iterdir():
         if entry.is_dir() and entry.name != keep and entry.name.startswith(("build-", ".tmp-")):
             shutil.rmtree(entry, ignore_errors=True)
+        elif entry.is_file() and entry.name.startswith(f".{POINTER}."):
+            entry.unlink(missing_ok=True)

@@ -52,9 +52,18 @@ class Candidate:
 
 
 def grapheme_span(text: str, start: int, end: int) -> tuple[int, int]:
-    """``[start, end)`` widened to whole grapheme clusters of ``text`` (never shrunk)."""
-    lo, hi = max(0, start - 16), min(len(text), end + 16)
-    for m in GRAPHEME.finditer(text, lo, hi):
+    """``[start, end)`` widened to whole grapheme clusters of ``text`` (never shrunk).
+
+    Clusters are found from the span's start back to a point that surely begins one (between two
+    ASCII characters other than CR LF), not from a fixed number of characters before it: a cluster
+    can be longer than any such window (a letter with many accents, a long ZWJ sequence), and one
+    entered in its middle would look like several. The last cluster is followed to its real end."""
+    lo = max(0, min(start, end, len(text) - 1))
+    while lo > 0 and not (text[lo - 1 : lo + 1].isascii() and text[lo - 1 : lo + 1] != "\r\n"):
+        lo -= 1
+    for m in GRAPHEME.finditer(text, lo):
+        if m.start() >= end:
+            break
         if m.start() < start < m.end():
             start = m.start()
         if m.start() < end < m.end():
