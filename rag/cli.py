@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.config import DEFAULT_DOCS, DEFAULT_INDEX, DOC_SUFFIXES, TOP_K
+from rag.config import DEFAULT_DOCS, DEFAULT_INDEX, TOP_K
+from rag.documents.formats import DOC_SUFFIXES
 from rag.errors import RagError, UsageError
 
 if TYPE_CHECKING:

@@ -18,7 +18,6 @@ CHUNK_OVERLAP = 24
 
 TOP_K = 5
 MAX_QUESTION_CHARS = 2000
-DOC_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")  # see rag.documents.formats
 
 
 def set_offline_env() -> None:

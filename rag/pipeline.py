@@ -114,9 +114,13 @@ class Pipeline:
         return [self.with_page(p) for p in self.retriever.search(question, k or self.top_k)]
 
     def with_page(self, item: Cited) -> Cited:
-        """``item`` with the page it starts on, from the index's kept page starts (PDFs only)."""
-        page = None if self.index is None else self.index.page_of(item.source, item.start)
-        return item if page is None or page == item.page else replace(item, page=page)
+        """``item`` with the page (PDFs) and the location (``page 2``, ``slide 3``...) it starts at, from the
+        index's kept text; unchanged for .txt/.md, which have neither."""
+        kept = None if self.index is None else self.index.texts.get(item.source)
+        if kept is None:
+            return item
+        page, location = kept.page_of(item.start), kept.location_of(item.start)
+        return item if (page, location) == (item.page, item.location) else replace(item, page=page, location=location)
 
     def reading(self, passages: Sequence[Passage]) -> list[Passage]:
         """The text the reader reads for ``passages``: widened into neighbouring chunks (``rag.retrieval.context``)."""

@@ -20,6 +20,17 @@ def page_at(pages: Sequence[int], offset: int) -> int | None:
     return max(1, bisect.bisect_right(pages, offset))
 
 
+def location_at(pages: Sequence[int], places: Sequence[tuple[int, str]], offset: int) -> str | None:
+    """Where ``offset`` lies, as a person looks it up: ``page 2`` for a paged text, else the label of the
+    last place starting at or before it (``slide 3``, ``sheet Staff, row 4``, ``section “Setup”``...);
+    None when neither says (a .txt file, text before a document's first heading)."""
+    page = page_at(pages, offset)
+    if page is not None:
+        return f"page {page}"
+    i = bisect.bisect_right(places, offset, key=lambda place: place[0])
+    return places[i - 1][1] if i else None
+
+
 @dataclass(frozen=True)
 class Span:
     """A half-open character range ``[start, end)`` in one document's text."""
@@ -40,13 +51,26 @@ class Span:
 
 @dataclass(frozen=True)
 class Extracted:
-    """A file's text, as decoded or extracted, and where each page starts in it (empty if unpaged)."""
+    """A file's text, as decoded or extracted, and where each page starts in it (empty if unpaged).
+
+    ``places`` are the labelled parts of an unpaged format, as (start offset, label) in text order: each
+    slide, sheet row, chapter or heading, so an offset can be cited the way a person finds it again.
+    """
 
     text: str
     pages: tuple[int, ...] = ()
+    places: tuple[tuple[int, str], ...] = ()
 
     def page_of(self, offset: int) -> int | None:
         return page_at(self.pages, offset)
+
+    def location_of(self, offset: int) -> str | None:
+        return location_at(self.pages, self.places, offset)
+
+    @classmethod
+    def from_row(cls, row: dict) -> Extracted:
+        """The Extracted that ``asdict`` wrote as JSON (an index kept before places has none)."""
+        return cls(row["text"], tuple(row["pages"]), tuple((start, label) for start, label in row.get("places", ())))
 
 
 @dataclass(frozen=True)
@@ -64,6 +88,7 @@ class Document:
     content: tuple[Span, ...]
     sha256: str = ""
     pages: tuple[int, ...] = ()
+    places: tuple[tuple[int, str], ...] = ()  # labelled parts (slides, rows, chapters, headings): Extracted
 
     def page_of(self, offset: int) -> int | None:
         """The 1-based page of ``offset``, or None when the document has no pages."""
@@ -89,7 +114,8 @@ class Chunk:
 class Passage:
     """A chunk returned for a question, with the retriever's score (higher is better).
 
-    ``page`` is the 1-based page where the passage starts (PDFs only; None for unpaged files).
+    ``page`` is the 1-based page where the passage starts (PDFs only; None for unpaged files);
+    ``location`` says where it starts for every kind that has parts (``Extracted.location_of``).
     """
 
     source: str
@@ -98,6 +124,7 @@ class Passage:
     text: str
     score: float
     page: int | None = None
+    location: str | None = None
 
     @property
     def span(self) -> Span:
@@ -112,7 +139,8 @@ class Answer:
     """An extractive answer: a span copied from ``source`` and the reader's confidence in [0, 1].
 
     ``passage`` is the passage the span was read from; it contains the span. ``page`` is the
-    1-based page where the span starts (PDFs only; None for unpaged files).
+    1-based page where the span starts (PDFs only; None for unpaged files); ``location`` is where it
+    starts as a person finds it (``page 2``, ``slide 3``, ``sheet Staff, row 4``...), None for plain text.
     """
 
     text: str
@@ -122,6 +150,7 @@ class Answer:
     score: float
     passage: Passage | None = field(default=None, compare=False)
     page: int | None = None
+    location: str | None = None
 
     @property
     def span(self) -> Span:
@@ -135,6 +164,7 @@ class Answer:
             "end": self.end,
             "score": self.score,
             "page": self.page,
+            "location": self.location,
         }
 
 
@@ -163,13 +193,18 @@ class Result:
 
 
 def where(item: Answer | Passage) -> str:
-    """``file`` or ``file, page N`` (PDFs): where a cited span lies, as the CLI and the chat show it."""
-    return place(item.source, item.page)
+    """``file`` or ``file, page N`` (``file, slide 3``...): where a cited span lies, as the CLI and the chat show it."""
+    return place(item.source, located(item))
 
 
-def place(source: str, page: int | None) -> str:
-    """``where`` from a file name and page."""
-    return source if page is None else f"{source}, page {page}"
+def located(item: Answer | Passage) -> str | None:
+    """``item``'s location, else its page (an item made by hand, or before locations, has only that)."""
+    return item.location or (None if item.page is None else f"page {item.page}")
+
+
+def place(source: str, location: str | None) -> str:
+    """``where`` from a file name and a location (``page 2``, ``slide 3``...)."""
+    return source if location is None else f"{source}, {location}"
 
 
 def accepted(candidate: Answer | None, threshold: float) -> Answer | None:

@@ -317,7 +317,8 @@ def test_safe_name(name, expected):
 
 @pytest.mark.parametrize("name", ["x.doc", "x.txt.exe", "README", "", "..", "dir/", "x.txt/"])
 def test_safe_name_refuses_other_kinds(name):
-    with pytest.raises(UploadRejected, match=r"only \.txt, \.md, \.html, \.htm, \.pdf or \.docx files"):
+    kinds = r"\.txt, \.md, \.html, \.htm, \.pdf, \.docx, \.odt, \.pptx, \.xlsx, \.csv, \.epub or \.eml"
+    with pytest.raises(UploadRejected, match=rf"only {kinds} files"):
         safe_name(name)
 
 

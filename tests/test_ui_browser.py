@@ -500,7 +500,8 @@ def test_bad_upload_is_refused_and_changes_nothing(page, app):
     status = upload(page, "report.pdf", b"%PDF-1.7 text", "Not added report.pdf", "application/pdf")
     assert "cannot be read (not a readable PDF" in status and "Nothing was changed" in status
     status = upload(page, "photo.png", png, "Not added photo.png")
-    assert "only .txt, .md, .html, .htm, .pdf or .docx files can be added" in status
+    kinds = ".txt, .md, .html, .htm, .pdf, .docx, .odt, .pptx, .xlsx, .csv, .epub or .eml"
+    assert f"only {kinds} files can be added" in status
 
     assert sorted(p.name for p in app[1].iterdir()) == before
 

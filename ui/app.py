@@ -33,7 +33,7 @@ from ui.core import Assistant, load_readers, reader_label
 from ui.document_view import DOCUMENT_HEADERS, FONT_FAMILY, FONT_FILES, document_page, document_span, problem_page
 from ui.reply import NOT_FOUND, SEARCHING, THRESHOLD_STEP, on_slider
 from ui.text import DocumentError, count, md_escape
-from ui.uploads import MAX_UPLOAD_BYTES, not_done, recover, too_large
+from ui.uploads import KINDS, MAX_UPLOAD_BYTES, not_done, recover, too_large
 
 EXAMPLES = (
     "who supplies GPUs in the deal?",
@@ -328,7 +328,7 @@ def build(assistant: Assistant, top_k: int = TOP_K, unavailable: dict[str, str] 
                                 "Replace with a new version", size="sm", interactive=False, elem_id="replace-button"
                             )
                     upload = gr.File(
-                        label=f"Add a .txt, .md, .html, .pdf or .docx file (up to {MAX_UPLOAD_BYTES // 2**20} MB)",
+                        label=f"Add a {KINDS} file (up to {MAX_UPLOAD_BYTES // 2**20} MB)",
                         height=150,
                         elem_id="upload",
                     )

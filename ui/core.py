@@ -108,9 +108,10 @@ class Assistant:
         except (OSError, ValueError):
             return None
 
-    def page_of(self, source: str, offset: int) -> int | None:
+    def location_of(self, source: str, offset: int) -> str | None:
+        """Where ``offset`` lies in ``source`` (``page 2``, ``slide 3``...), from the index's kept text."""
         index = self.pipe.index
-        return None if index is None else index.page_of(source, offset)
+        return None if index is None else index.location_of(source, offset)
 
     def reply(
         self, result: Result, reader: str | None = None, threshold: float | None = None, seconds: float = 0.0
@@ -119,9 +120,9 @@ class Assistant:
         chosen = self.readers[reader or self.pipe.reader.name]
         calibrated = chosen.threshold
         text_of = functools.cache(self.text_of)  # each document read once per reply
-        shown = sources(result, text_of, self.page_of)
+        shown = sources(result, text_of, self.location_of)
         answer = result.answer
-        found = None if answer is None else excerpt(answer, text_of, self.page_of, mark=answer)
+        found = None if answer is None else excerpt(answer, text_of, self.location_of, mark=answer)
         used = calibrated if threshold is None else threshold
         return format_reply(
             result, shown, found, calibrated, used, seconds, getattr(chosen, "confidence_cutoffs", None)

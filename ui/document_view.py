@@ -78,8 +78,8 @@ def document_page(source: str, doc: Extracted, span: Span | None, asked: bool = 
     """The document view: the whole text (extracted text for html, pdf and docx), scrolled by the
     address's ``#span`` to the highlighted span; ``asked``: a span was asked for (and not found)."""
     if span is not None:
-        page = doc.page_of(span.start)
-        note = f"The highlighted text{'' if page is None else f' (page {page})'} is what the answer cites."
+        location = doc.location_of(span.start)
+        note = f"The highlighted text{'' if location is None else f' ({location})'} is what the answer cites."
     elif asked:
         note = "The document has changed since that answer: the cited text is no longer there."
     else:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from rag.reader.confidence import label as confidence
 from rag.reader.confidence import log_odds  # noqa: F401  (the chat's tests read the scale here)
-from rag.types import Answer, Passage, Result, Span, place
+from rag.types import Answer, Passage, Result, Span, located, place
 
 NOT_FOUND = "Not found in the documents."
 SEARCHING = "Searching your documents…"
@@ -127,14 +127,15 @@ class Excerpt:
     """What a source shows: whole sentences of a document around a span, and the answer to mark in them.
 
     ``start``/``end`` are offsets into the document's text and ``text`` is that slice; ``mark`` is the
-    answer's span when the excerpt holds it; ``page`` is the PDF page where the excerpt starts.
+    answer's span when the excerpt holds it; ``location`` is where the excerpt starts (``page 2``,
+    ``slide 3``, ``sheet Staff, row 4``...), None for plain text.
     """
 
     source: str
     start: int
     end: int
     text: str
-    page: int | None = None
+    location: str | None = None
     mark: Span | None = None
     cut_before: bool = False
     cut_after: bool = False
@@ -145,7 +146,7 @@ class Excerpt:
 
 
 TextOf = Callable[[str], str | None]
-PageOf = Callable[[str, int], int | None]
+LocationOf = Callable[[str, int], str | None]  # (source, offset) -> ``page 2``, ``slide 3``... or None
 
 
 def covering(item: Answer | Passage, text_of: TextOf) -> tuple[str, int, bool]:
@@ -161,7 +162,7 @@ def covering(item: Answer | Passage, text_of: TextOf) -> tuple[str, int, bool]:
 def excerpt(
     item: Answer | Passage,
     text_of: TextOf,
-    page_of: PageOf,
+    location_of: LocationOf,
     question: str = "",
     mark: Answer | None = None,
     shown: Collection[tuple[str, int, int]] = (),
@@ -177,13 +178,13 @@ def excerpt(
         start, end = base + cut.start, base + cut.end
         if (item.source, start, end) in shown:
             continue
-        page = page_of(item.source, start)
+        location = location_of(item.source, start)
         return Excerpt(
             source=item.source,
             start=start,
             end=end,
             text=text[cut.start : cut.end],
-            page=item.page if page is None else page,
+            location=location or located(item),
             mark=mark.span if mark is not None and i == 0 else None,
             cut_before=cut.cut_before or (not whole and cut.start == 0 and base > 0),
             cut_after=cut.cut_after or (not whole and cut.end == len(text)),
@@ -195,14 +196,14 @@ def holds(passage: Passage, answer: Answer | None) -> bool:
     return answer is not None and answer.source == passage.source and passage.span.contains(answer.span)
 
 
-def sources(result: Result, text_of: TextOf, page_of: PageOf) -> list[Excerpt]:
+def sources(result: Result, text_of: TextOf, location_of: LocationOf) -> list[Excerpt]:
     """An excerpt per retrieved passage, best first: the answer's sentence, marked, where the passage
     holds the answer, else its sentence closest to the question; never the same sentence twice
     (neighbouring passages overlap), so a passage with nothing new is left out."""
     shown: list[Excerpt] = []
     for p in result.passages:
         mark = result.answer if holds(p, result.answer) else None
-        ex = excerpt(p, text_of, page_of, result.question, mark, {(e.source, e.start, e.end) for e in shown})
+        ex = excerpt(p, text_of, location_of, result.question, mark, {(e.source, e.start, e.end) for e in shown})
         if ex is not None:
             shown.append(ex)
     return shown
@@ -238,16 +239,16 @@ def marked(ex: Excerpt) -> str:
     return ("… " if ex.cut_before else "") + body.strip() + (" …" if ex.cut_after else "")
 
 
-def cite(source: str, page: int | None, start: int, end: int, text: str) -> str:
-    """A link that opens the document at ``[start, end)``, named by file and page."""
+def cite(source: str, location: str | None, start: int, end: int, text: str) -> str:
+    """A link that opens the document at ``[start, end)``, named by file and location (``page 2``, ``slide 3``...)."""
     href = html.escape(document_href(source, start, end, text))
-    return f'<a class="cite" href="{href}" target="_blank">{html.escape(place(source, page))}</a>'
+    return f'<a class="cite" href="{href}" target="_blank">{html.escape(place(source, location))}</a>'
 
 
 def source_item(ex: Excerpt) -> str:
     span = ex.mark or ex.span
     text = ex.text[span.start - ex.start : span.end - ex.start]
-    link = cite(ex.source, ex.page, span.start, span.end, text)
+    link = cite(ex.source, ex.location, span.start, span.end, text)
     return f'<li>{link}<div class="excerpt">{marked(ex)}</div></li>'
 
 
@@ -287,7 +288,7 @@ def format_reply(
         tip = f"The reader's probability for this answer is {answer.score:.2f}; it answers from {used:.2f}."
         meta = [
             f'<span class="confidence {label}" title="{html.escape(tip)}">{label} confidence</span>',
-            cite(answer.source, answer.page, answer.start, answer.end, answer.text),
+            cite(answer.source, located(answer), answer.start, answer.end, answer.text),
             took,
         ]
         head = f'<p class="answer"><strong>{inline(answer.text)}</strong></p>'

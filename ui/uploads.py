@@ -19,11 +19,11 @@ import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
-from rag.config import DOC_SUFFIXES
-from rag.documents.formats import extract, is_plain
+from rag.documents.formats import DOC_SUFFIXES, extract, is_plain
 from ui.text import DocumentError, UploadRejected, md_escape
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+KINDS = f"{', '.join(DOC_SUFFIXES[:-1])} or {DOC_SUFFIXES[-1]}"  # what the page and refusals name
 MAX_STEM_CHARS = 100
 
 
@@ -44,13 +44,14 @@ def not_done(action: str, name: str, why: str) -> str:
 def safe_name(name: str) -> str:
     """A plain file name for an upload: no folders, no hidden name, only word characters, '-' and '.'.
 
-    Raises UploadRejected unless the name ends in a supported suffix (DOC_SUFFIXES).
+    Raises UploadRejected unless the name ends in a suffix the indexer reads (``formats.DOC_SUFFIXES``,
+    the one list, so the chat accepts exactly what the indexer reads).
     """
     base = unicodedata.normalize("NFKC", re.split(r"[\\/]", name)[-1]).strip()
     stem, dot, suffix = base.rpartition(".")
     suffix = f".{suffix.lower()}"
     if not dot or suffix not in DOC_SUFFIXES:
-        raise UploadRejected(f"only {', '.join(DOC_SUFFIXES[:-1])} or {DOC_SUFFIXES[-1]} files can be added")
+        raise UploadRejected(f"only {KINDS} files can be added")
     stem = re.sub(r"[^\w.-]+", "-", stem)
     stem = re.sub(r"([.-])[.-]+", r"\1", stem).strip("._-")[:MAX_STEM_CHARS].rstrip("._-")
     return (stem or "document") + suffix

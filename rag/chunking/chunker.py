@@ -250,7 +250,7 @@ def file_chunks(source: str, path: Path, config: ChunkConfig | None = None) -> t
 
         return None, chunks()
     doc = document_from_bytes(source, path.read_bytes())
-    return (None if is_plain(source) else Extracted(doc.text, doc.pages)), iter_chunks(doc, config)
+    return (None if is_plain(source) else Extracted(doc.text, doc.pages, doc.places)), iter_chunks(doc, config)
 
 
 def chunk_document(doc: Document, config: ChunkConfig | None = None) -> list[Chunk]:

@@ -141,7 +141,7 @@ def in_file_order(rows: Iterator[Row], files: Sequence[ToEmbed]) -> Generator[Em
             raise RuntimeError(f"rows arrived out of order: file {header.seq} row {header.row} where {source} was due")
         meta = json.loads(str(header.meta))
         kept = meta["kept"]
-        extracted = None if kept is None else Extracted(kept["text"], tuple(kept["pages"]))
+        extracted = None if kept is None else Extracted.from_row(kept)
         yield Embedded(source, FileState(**meta["entry"]), extracted, _batches_of(ahead, seq))
     if ahead.next is not None:
         raise RuntimeError("the cluster returned more rows than the files need")

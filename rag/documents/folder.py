@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.config import DOC_SUFFIXES
+from rag.documents.formats import DOC_SUFFIXES, extract
 from rag.documents.formats import decode as decode  # re-exported: the plain-text reader
-from rag.documents.formats import extract
 from rag.errors import UsageError
 from rag.types import Document, Span
 
@@ -84,14 +83,17 @@ def content_spans(text: str) -> tuple[Span, ...]:
     return tuple(spans)
 
 
-def make_document(source: str, text: str, sha256: str = "", pages: tuple[int, ...] = ()) -> Document:
-    return Document(source=source, text=text, content=content_spans(text), sha256=sha256, pages=pages)
+def make_document(
+    source: str, text: str, sha256: str = "", pages: tuple[int, ...] = (), places: tuple[tuple[int, str], ...] = ()
+) -> Document:
+    return Document(source=source, text=text, content=content_spans(text), sha256=sha256, pages=pages, places=places)
 
 
 def document_from_bytes(source: str, data: bytes, sha256: str = "") -> Document:
     """The Document of a file's bytes, decoded or extracted by its kind; ValueError if unreadable."""
     extracted = extract(source, data)
-    return make_document(source, extracted.text, sha256 or hashlib.sha256(data).hexdigest(), extracted.pages)
+    digest = sha256 or hashlib.sha256(data).hexdigest()
+    return make_document(source, extracted.text, digest, extracted.pages, extracted.places)
 
 
 def file_sha256(path: Path) -> str:

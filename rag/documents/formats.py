@@ -10,6 +10,7 @@ Anything that cannot be read raises ValueError with a reason the user can act on
 from __future__ import annotations
 
 import codecs
+import importlib
 import io
 import logging
 import re
@@ -23,6 +24,18 @@ from xml.etree import ElementTree
 from rag.types import Extracted
 
 PLAIN_SUFFIXES = (".txt", ".md")
+# Formats read by a module of their own: suffix -> (module of rag.documents, its function of bytes -> Extracted).
+# Imported on first use, so python-pptx and openpyxl load only when such a file is read.
+READERS = {
+    ".odt": ("opendocument", "odt_text"),
+    ".pptx": ("office", "pptx_text"),
+    ".xlsx": ("sheets", "xlsx_text"),
+    ".csv": ("sheets", "csv_text"),
+    ".epub": ("ebook", "epub_text"),
+    ".eml": ("mail", "eml_text"),
+}
+# Every kind the indexer reads: the one list the folder scan, the CLI's help and the chat's upload use.
+DOC_SUFFIXES = (*PLAIN_SUFFIXES, ".html", ".htm", ".pdf", ".docx", *READERS)
 PAGE_SEPARATOR = "\n\n"  # between PDF pages; a blank line, so no chunk straddles two pages
 MAX_XML_BYTES = 64 * 2**20  # a .docx's document.xml, uncompressed, counted while reading: zip bombs
 MAX_XML_ELEMENTS = 2_000_000  # elements in it (31 million empty paragraphs fit in 271 KB zipped)
@@ -84,6 +97,9 @@ def check_utf8_file(path: Path, block: int = 1 << 20) -> bool:
 def extract(source: str, data: bytes) -> Extracted:
     """The text of a file named ``source`` (only its suffix matters), and its page starts for PDFs."""
     suffix = suffix_of(source)
+    if suffix in READERS:
+        module, function = READERS[suffix]
+        return getattr(importlib.import_module(f"rag.documents.{module}"), function)(data)
     if suffix in (".html", ".htm"):
         return Extracted(html_text(data))
     if suffix == ".pdf":

@@ -18,7 +18,8 @@ from rag.index.build import UpdateReport, update_index
 from rag.index.embedding import load_embedder
 
 DESCRIPTION = (
-    "Build or update the search index of a folder of documents: its .txt, .md, .html/.htm, .pdf and .docx files. "
+    "Build or update the search index of a folder of documents: its .txt, .md, .html/.htm, .pdf, .docx, .odt, .pptx, "
+    ".xlsx, .csv, .epub and .eml files (README: Formats). "
     "Unchanged files are not re-embedded, removed files leave the index, unreadable ones are skipped with a "
     "warning. An index keeps its chunking (128 and 24 tokens for a new one) until --chunk-tokens/--chunk-overlap "
     "ask for another, which rebuilds it. The new index replaces the old one atomically, so an interrupted run "

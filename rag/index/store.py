@@ -70,6 +70,11 @@ class Index:
         kept = self.texts.get(source)
         return None if kept is None else kept.page_of(offset)
 
+    def location_of(self, source: str, offset: int) -> str | None:
+        """Where ``offset`` lies in ``source`` (``page 2``, ``slide 3``...); None for .txt/.md."""
+        kept = self.texts.get(source)
+        return None if kept is None else kept.location_of(offset)
+
     def vectors_of(self, first: int, count: int) -> np.ndarray:
         """Stored vectors of rows ``first .. first + count - 1`` (reused when a file is unchanged)."""
         if count == 0:
@@ -266,7 +271,7 @@ def _load_texts(path: Path) -> dict[str, Extracted]:
     with open(path, encoding="utf-8") as f:
         for line in f:
             row = json.loads(line)
-            texts[row["source"]] = Extracted(row["text"], tuple(row["pages"]))
+            texts[row["source"]] = Extracted.from_row(row)
     return texts
 
 

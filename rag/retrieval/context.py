@@ -65,7 +65,7 @@ def extend_left(p: Passage, neighbours: Neighbours, chars: int) -> Passage:
         skip += 1
     if skip == added:
         return p
-    return Passage(p.source, start + skip, p.end, text[skip:], p.score, p.page)
+    return Passage(p.source, start + skip, p.end, text[skip:], p.score, p.page, p.location)
 
 
 def extend_right(p: Passage, neighbours: Neighbours, chars: int) -> Passage:
@@ -85,7 +85,7 @@ def extend_right(p: Passage, neighbours: Neighbours, chars: int) -> Passage:
         space = max((i for i, ch in enumerate(added) if ch.isspace()), default=-1)
         added = added[: max(space, 0)]
     added = added.rstrip()
-    return Passage(p.source, p.start, p.end + len(added), p.text + added, p.score, p.page)
+    return Passage(p.source, p.start, p.end + len(added), p.text + added, p.score, p.page, p.location)
 
 
 def merge(passages: Sequence[Passage]) -> list[Passage]:
@@ -97,7 +97,7 @@ def merge(passages: Sequence[Passage]) -> list[Passage]:
                 first, second = (q, p) if q.start <= p.start else (p, q)
                 text = first.text + second.text[first.end - second.start :] if second.end > first.end else first.text
                 end = max(first.end, second.end)
-                out[i] = Passage(q.source, first.start, end, text, max(p.score, q.score), first.page)
+                out[i] = Passage(q.source, first.start, end, text, max(p.score, q.score), first.page, first.location)
                 break
         else:
             out.append(p)
