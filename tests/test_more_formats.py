@@ -8,6 +8,8 @@ import json
 import zipfile
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rag.ask import format_human
 from rag.ask import main as ask_main
@@ -212,6 +214,53 @@ def test_sheet_rows_cells_and_text_are_bounded_as_they_are_read(monkeypatch):
     monkeypatch.setattr(sheets, "MAX_CELLS", 200)
     with pytest.raises(ValueError, match="over 5,000,000 rows or 200 cells"):
         extract("x.xlsx", big)
+
+
+FILES = files()
+
+
+def damaged_copy(data: bytes, part: int, edits: list[tuple[int, bytes, int]]) -> bytes:
+    """``data`` with each edit (position, bytes put in, bytes taken out) made inside one of its zip parts,
+    rewritten with valid checksums so the readers and libraries see the damage, not the zip; a .csv or
+    .eml is edited as it is."""
+
+    def edit(content: bytes) -> bytes:
+        for at, put, cut in edits:
+            at %= len(content) + 1
+            content = content[:at] + put + content[at + cut :]
+        return content
+
+    if not data.startswith(b"PK"):
+        return edit(data)
+    source, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for i, info in enumerate(source.infolist()):
+            content = source.read(info)
+            target.writestr(info.filename, edit(content) if i == part % len(source.infolist()) else content)
+    return out.getvalue()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from(sorted(FILES)),
+    part=st.integers(0, 50),
+    edits=st.lists(
+        st.tuples(
+            st.integers(0, 10**5),
+            st.sampled_from([b"", b"<", b"</p>", b"&", b'"', b"\xff", b"=?x?q?", b"\x00"]),
+            st.integers(0, 40),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+)
+def test_a_damaged_file_is_read_or_refused_in_one_line(name, part, edits):
+    try:
+        extracted = extract(name, damaged_copy(FILES[name], part, edits))
+    except ValueError as exc:
+        assert str(exc) and "\n" not in str(exc)
+    else:
+        assert all(0 <= start <= len(extracted.text) for start, _ in extracted.places)
 
 
 # --- the chat's upload -----------------------------------------------------------------------

@@ -108,7 +108,7 @@ def _walk(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget, start
                 if parser is not None:
                     try:
                         parser.Parse(block, False)
-                    except expat.ExpatError:
+                    except (expat.ExpatError, LookupError):  # LookupError: an unknown declared encoding
                         parser = None  # not well-formed: its library refuses it; its bytes are still counted
     except (*ZIP_ERRORS, ValueError) as exc:
         if isinstance(exc, ValueError) and str(exc).startswith(budget.kind):

@@ -56,7 +56,7 @@ class _Book:
     def tree(self, path: str) -> ElementTree.Element:
         try:
             return ElementTree.fromstring(self.read(path, MAX_META_BYTES))
-        except ElementTree.ParseError as exc:
+        except (ElementTree.ParseError, LookupError) as exc:
             raise ValueError(f"not a valid {KIND}: {path}: {exc}") from None
 
 

@@ -88,6 +88,6 @@ def odt_text(data: bytes) -> Extracted:
             for block in blocks:
                 parser.Parse(block, False)
             parser.Parse(b"", True)
-        except expat.ExpatError as exc:  # the bounds' own ValueErrors pass as they are
+        except (expat.ExpatError, LookupError) as exc:  # the bounds' own ValueErrors pass as they are
             raise damaged(KIND, exc) from None
     return parts.extracted("the document has no text")
