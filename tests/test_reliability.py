@@ -116,3 +116,45 @@ def test_a_pointer_left_behind_is_removed_even_when_nothing_changed(docs, tmp_pa
     left.write_text("half", encoding="utf-8")
     update_index(docs, index, embedder)
     assert not left.exists()
+
+
+# --- the chat server's log -----------------------------------------------------------------
+
+
+def test_a_refused_request_is_one_log_line_not_a_traceback(tmp_path, monkeypatch, caplog, capfd):
+    """A real chat server on loopback, probed through its API with input Gradio refuses itself."""
+    import logging
+    import socket
+
+    import gradio.queueing
+    import gradio.routes
+    from gradio_client import Client
+
+    from ui.app import build, quiet_refusals
+    from ui.core import Assistant
+
+    from .test_ui import FakePipeline, docs_with
+
+    for module in (gradio.queueing, gradio.routes):
+        monkeypatch.setattr(module, "traceback", module.traceback)  # put back after the test
+    quiet_refusals()
+    demo = build(Assistant(FakePipeline(docs_with(tmp_path, a_txt="A.", b_txt="B."))))  # type: ignore[arg-type]
+    demo.queue()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    caplog.set_level(logging.WARNING, logger="ui.app")
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, show_error=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        with pytest.raises(Exception, match="not in the list of choices"):
+            client.predict("../../etc/passwd", api_name="/remove_document")
+        with pytest.raises(Exception, match="validation error"):
+            client.predict("q?", "not a chat", 3, 0.5, False, "baseline", api_name="/respond")
+    finally:
+        demo.close()
+
+    assert "Traceback" not in capfd.readouterr().err
+    refusals = [r.getMessage() for r in caplog.records if r.name == "ui.app"]
+    assert len(refusals) == 2 and all(m.startswith("refused a request: ") for m in refusals), refusals
+    assert all("\n" not in m for m in refusals)

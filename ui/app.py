@@ -15,6 +15,7 @@ import socket
 import sys
 import textwrap
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -398,6 +399,42 @@ def discard_upload(path: Path, uploads_dir: Path | None) -> None:
             path.parent.rmdir()
 
 
+class QuietTracebacks:
+    """Gradio's ``traceback`` module, but ``print_exc`` logs one line for a request refused before our
+    handlers see it (``refused``); any other error keeps its traceback."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(traceback, name)
+
+    @staticmethod
+    def print_exc(*args: Any, **kwargs: Any) -> None:
+        error = sys.exc_info()[1]
+        if error is not None and refused(error):
+            log.warning("refused a request: %s", " ".join(str(error).split())[:300])
+        else:
+            traceback.print_exc(*args, **kwargs)
+
+
+def refused(error: BaseException) -> bool:
+    """Whether Gradio refused a request's input (a value not among a dropdown's choices, a malformed
+    payload, a file path it does not serve) rather than failed at something."""
+    from gradio.exceptions import Error, InvalidPathError
+    from pydantic import ValidationError
+
+    return isinstance(error, (Error, InvalidPathError, ValidationError))
+
+
+def quiet_refusals() -> None:
+    """One log line, not a traceback, for each refused request: Gradio prints the traceback of every
+    error in its queue and routes (``traceback.print_exc``), so a probe of the API filled the log."""
+    import gradio.queueing
+    import gradio.routes
+
+    for module in (gradio.queueing, gradio.routes):
+        if getattr(module, "traceback", None) is traceback:
+            module.traceback = QuietTracebacks()  # type: ignore[assignment]
+
+
 def check_port(host: str, port: int) -> None:
     """Fail before the models load when the address is taken."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
@@ -413,6 +450,7 @@ def _main(argv: list[str] | None) -> int:
     check_docs_dir(args.docs)
     check_port(args.host, args.port)
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+    quiet_refusals()
     for note in recover(args.docs):  # before the index is brought in step with the folder
         log.warning("%s", note)
     pipe = Pipeline(args.docs, args.index, top_k=args.top_k, reader=reader_from_args(args))
