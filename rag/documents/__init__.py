@@ -1,7 +1,10 @@
 """Stage 1, documents in: a docs folder read safely into ``Document``s, each file's text the one its offsets refer to.
 
 ``folder`` finds the files (never one outside the docs folder) and marks page chrome; ``formats``
-turns a file's bytes into text by kind (.txt/.md as stored, .html, .pdf, .docx).
+turns a file's bytes into text by kind (.txt/.md as stored, .html, .pdf, .docx) and owns the one list of
+kinds read (``DOC_SUFFIXES``); the kinds with a module of their own are ``office`` (.pptx), ``sheets``
+(.xlsx, .csv), ``ebook`` (.epub), ``opendocument`` (.odt) and ``mail`` (.eml), which build their text
+with ``parts`` (place labels: slide, row, chapter, heading) and open zips within ``archive``'s bounds.
 """
 
 from rag.documents.folder import check_docs_dir, load_documents, path_of, scan, text_of
