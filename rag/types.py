@@ -60,6 +60,8 @@ class Extracted:
     text: str
     pages: tuple[int, ...] = ()
     places: tuple[tuple[int, str], ...] = ()
+    encoding: str = ""  # what the bytes were decoded as (``windows-1252``), for text and HTML; "" for other kinds
+    ocr: tuple[int, ...] = ()  # 1-based pages read by OCR (a PDF's scanned pages): their text may have misreadings
 
     def page_of(self, offset: int) -> int | None:
         return page_at(self.pages, offset)
@@ -69,8 +71,9 @@ class Extracted:
 
     @classmethod
     def from_row(cls, row: dict) -> Extracted:
-        """The Extracted that ``asdict`` wrote as JSON (an index kept before places has none)."""
-        return cls(row["text"], tuple(row["pages"]), tuple((start, label) for start, label in row.get("places", ())))
+        """The Extracted that ``asdict`` wrote as JSON (an index kept before places, encodings or OCR has none)."""
+        places = tuple((start, label) for start, label in row.get("places", ()))
+        return cls(row["text"], tuple(row["pages"]), places, row.get("encoding", ""), tuple(row.get("ocr", ())))
 
 
 @dataclass(frozen=True)

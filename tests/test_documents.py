@@ -37,25 +37,27 @@ def test_content_spans_keep_offsets_with_crlf_and_multibyte():
     assert [text[s.start : s.end] for s in spans] == ["Café 日本 déjà vu.", "Second  para 🎉"]
 
 
-def test_decode_refuses_binary_and_other_encodings():
+def test_decode_refuses_binary_and_reads_other_encodings():
     with pytest.raises(ValueError, match="binary"):
         decode(b"\x89PNG\r\n\x1a\n\x00\x00")
-    with pytest.raises(ValueError, match="UTF-8"):
-        decode("café".encode("latin-1"))
+    with pytest.raises(ValueError, match="not UTF-8 .* nor any other text encoding"):
+        decode(bytes(range(0x80, 0x100)) * 3)
+    assert decode("café".encode("latin-1")) == "café"  # the detector (tests/test_encodings.py)
     assert decode("naïve".encode()) == "naïve"
 
 
 def test_load_documents_skips_bad_files_with_a_warning(tmp_path: Path, capsys):
     (tmp_path / "good.md").write_text("# Title\nSome text.", encoding="utf-8")
-    (tmp_path / "latin.txt").write_bytes("café crème".encode("latin-1"))
+    (tmp_path / "latin.txt").write_bytes("café crème".encode("latin-1"))  # read: windows-1252
+    (tmp_path / "garbled.txt").write_bytes(bytes(range(0x80, 0x100)) * 3)
     (tmp_path / "blob.txt").write_bytes(b"\x00\x01\x02binary")
     (tmp_path / "ignored.png").write_bytes(b"\x89PNG")
     (tmp_path / "truncated.pdf").write_bytes(b"%PDF")
     docs, skipped = load_documents(tmp_path)
-    assert [d.source for d in docs] == ["good.md"]
-    assert {s.source for s in skipped} == {"latin.txt", "blob.txt", "truncated.pdf"}
+    assert [d.source for d in docs] == ["good.md", "latin.txt"]
+    assert {s.source for s in skipped} == {"garbled.txt", "blob.txt", "truncated.pdf"}
     err = capsys.readouterr().err
-    assert "latin.txt" in err and "blob.txt" in err and "truncated.pdf" in err
+    assert "garbled.txt" in err and "blob.txt" in err and "truncated.pdf" in err
     assert text_of(tmp_path, "good.md") == docs[0].text
 
 

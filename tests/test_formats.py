@@ -46,7 +46,7 @@ def write_docs(docs: Path) -> None:
     (docs / "bridge.docx").write_bytes(make_docx(DOCX_PARAGRAPHS))
     (docs / "notes.txt").write_text("Kiwis are brown and grow in New Zealand.\n", encoding="utf-8")
     (docs / "broken.pdf").write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog >> garbage")
-    (docs / "latin.html").write_bytes("<p>Beyoncé sang.</p>".encode("latin-1"))
+    (docs / "latin.html").write_bytes("<p>Beyoncé sang.</p>".encode("latin-1"))  # read: windows-1252
 
 
 def check_offsets(docs: Path, items) -> None:
@@ -87,8 +87,7 @@ def test_html_chrome_is_not_content_and_pre_keeps_its_layout():
 def test_html_encodings():
     assert html_text("\ufeff<p>naïve</p>".encode()) == "naïve"
     assert html_text('<meta charset="windows-1252"><p>café “x”</p>'.encode("cp1252")) == "café “x”"
-    with pytest.raises(ValueError, match="not UTF-8"):
-        html_text("<p>café</p>".encode("latin-1"))
+    assert html_text("<p>café</p>".encode("latin-1")) == "café"  # no charset: the detector (test_encodings.py)
     with pytest.raises(ValueError, match="binary"):
         html_text(b"<p>\x00\x01</p>")
     with pytest.raises(ValueError, match="no visible text"):
@@ -128,10 +127,10 @@ def test_loader_skips_unreadable_files_and_keeps_the_rest(tmp_path: Path, capsys
     docs = tmp_path / "docs"
     write_docs(docs)
     loaded, skipped = load_documents(docs)
-    assert {d.source for d in loaded} == {"farms.html", "harbour.pdf", "bridge.docx", "notes.txt"}
-    assert {s.source for s in skipped} == {"broken.pdf", "latin.html"}
+    assert {d.source for d in loaded} == {"farms.html", "harbour.pdf", "bridge.docx", "notes.txt", "latin.html"}
+    assert {s.source for s in skipped} == {"broken.pdf"}
     err = capsys.readouterr().err
-    assert "broken.pdf: not a readable PDF" in err and "latin.html: not UTF-8" in err
+    assert "broken.pdf: not a readable PDF" in err and "latin.html" not in err
     pdf = next(d for d in loaded if d.source == "harbour.pdf")
     assert pdf.pages and pdf.page_of(pdf.text.index("lighthouse")) == 2
     assert all(d.pages == () and d.page_of(0) is None for d in loaded if d.source != "harbour.pdf")
@@ -148,7 +147,7 @@ def corpus(tmp_path_factory, embedder):
     write_docs(docs)
     pipe = Pipeline(docs, root / "index", embedder=embedder, log=io.StringIO())
     report = pipe.refresh()
-    assert report is not None and set(report.skipped) == {"broken.pdf", "latin.html"}
+    assert report is not None and set(report.skipped) == {"broken.pdf"}
     return pipe
 
 
@@ -183,7 +182,7 @@ def test_ask_json_carries_the_page(corpus, capsys):
 def test_index_keeps_the_extracted_texts_and_no_chunk_straddles_pages(corpus):
     index = Index.load(corpus.index_dir)
     docs = corpus.docs_dir
-    assert set(index.texts) == {"farms.html", "harbour.pdf", "bridge.docx"}
+    assert set(index.texts) == {"farms.html", "harbour.pdf", "bridge.docx", "latin.html"}
     for source in index.texts:
         assert index.text_of(source) == text_of(docs, source)
     assert index.text_of("notes.txt") is None and index.page_of("notes.txt", 0) is None
@@ -237,22 +236,21 @@ def test_missing_texts_make_the_index_corrupt_and_it_is_rebuilt(corpus, tmp_path
         "\ufeffBOM and text".encode(),
     ],
 )
-def test_a_file_checked_a_block_at_a_time_says_what_decode_says(tmp_path, data):
-    from rag.documents.formats import check_utf8_file, decode
+def test_a_file_checked_a_block_at_a_time_agrees_with_decode(tmp_path, data):
+    """Streamed exactly when ``decode`` reads it as UTF-8; refused, with ``decode``'s reason, when it is binary."""
+    from rag.documents.encoding import decode_text
+    from rag.documents.formats import check_utf8_file
 
     path = tmp_path / "f.txt"
     path.write_bytes(data)
     try:
-        decode(data)
-        expected = None
+        encoding = decode_text(data)[1]
     except ValueError as exc:
-        expected = str(exc)
-    if expected is None:
-        assert check_utf8_file(path, block=16) is True
-    else:
         with pytest.raises(ValueError) as caught:
             check_utf8_file(path, block=16)
-        assert str(caught.value) == expected
+        assert str(caught.value) == str(exc)
+    else:
+        assert check_utf8_file(path, block=16) is (encoding == "UTF-8")
 
 
 def test_a_utf16_file_is_left_to_the_whole_file_reader(tmp_path):

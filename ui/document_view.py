@@ -74,6 +74,18 @@ def document_span(doc: Extracted, start: int | None, end: int | None, check: str
     return Span(start, end)
 
 
+def reading_note(doc: Extracted) -> str:
+    """How the text was obtained, where a reader should know it: an encoding other than UTF-8 (a guessed
+    one can be wrong), pages read by OCR (their text may have misreadings)."""
+    notes = []
+    if doc.encoding and doc.encoding != "UTF-8":
+        notes.append(f"Read as {doc.encoding}.")
+    if doc.ocr:
+        pages = ", ".join(map(str, doc.ocr))
+        notes.append(f"Page{'s' if len(doc.ocr) > 1 else ''} {pages} read by OCR (Tesseract): expect misreadings.")
+    return " ".join(notes)
+
+
 def document_page(source: str, doc: Extracted, span: Span | None, asked: bool = False) -> str:
     """The document view: the whole text (extracted text for html, pdf and docx), scrolled by the
     address's ``#span`` to the highlighted span; ``asked``: a span was asked for (and not found)."""
@@ -84,11 +96,13 @@ def document_page(source: str, doc: Extracted, span: Span | None, asked: bool = 
         note = "The document has changed since that answer: the cited text is no longer there."
     else:
         note = ""
+    read = reading_note(doc)
+    read_html = f'<p id="read">{html.escape(read)}</p>' if read else ""
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(source)}</title><style>{font_faces()}{DOCUMENT_CSS}</style></head><body>"
-        f'<header><h1>{html.escape(source)}</h1><p id="note">{html.escape(note)}</p></header>'
+        f'<header><h1>{html.escape(source)}</h1><p id="note">{html.escape(note)}</p>{read_html}</header>'
         f'<main id="text">{document_body(doc.text, doc.pages, span)}</main></body></html>'
     )
 

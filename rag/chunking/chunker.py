@@ -21,8 +21,8 @@ import regex
 import tiktoken
 
 from rag.config import CHUNK_OVERLAP, CHUNK_TOKENS, TOKENIZER
-from rag.documents.folder import content_spans, document_from_bytes
-from rag.documents.formats import check_utf8_file, is_plain
+from rag.documents.folder import content_spans, make_document
+from rag.documents.formats import check_utf8_file, extract, is_plain
 from rag.types import Chunk, Document, Extracted, Span
 
 PIECE_CHARS = 200_000  # longest run of text tokenised at once (memory: tokens and cuts of one piece)
@@ -235,7 +235,8 @@ def iter_chunks(doc: Document, config: ChunkConfig | None = None) -> Iterator[Ch
 
 
 def file_chunks(source: str, path: Path, config: ChunkConfig | None = None) -> tuple[Extracted | None, Iterator[Chunk]]:
-    """The chunks of a file, and its extracted text when it has one (.html, .pdf, .docx).
+    """The chunks of a file, and the text to keep in the index: the extracted text of .html, .pdf,
+    .docx..., and the decoded text (with its encoding) of a .txt or .md that is not UTF-8.
 
     A UTF-8 .txt or .md file is checked, then read and chunked a block at a time: memory does not
     grow with its size. Other files are read whole (their formats bound their size). ValueError
@@ -249,8 +250,10 @@ def file_chunks(source: str, path: Path, config: ChunkConfig | None = None) -> t
                 yield from chunk_blocks(source, text_blocks(handle.read), config)
 
         return None, chunks()
-    doc = document_from_bytes(source, path.read_bytes())
-    return (None if is_plain(source) else Extracted(doc.text, doc.pages, doc.places)), iter_chunks(doc, config)
+    extracted = extract(source, path.read_bytes())
+    doc = make_document(source, extracted.text, pages=extracted.pages, places=extracted.places)
+    kept = None if is_plain(source) and extracted.encoding in ("", "UTF-8") else extracted  # text not as stored: kept
+    return kept, iter_chunks(doc, config)
 
 
 def chunk_document(doc: Document, config: ChunkConfig | None = None) -> list[Chunk]:

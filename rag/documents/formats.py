@@ -1,7 +1,8 @@
 """Turning a file's bytes into the text every offset of it refers to, by file kind.
 
-.txt and .md are decoded exactly as stored, so offsets index the file itself. .html/.htm, .pdf
-and .docx are *extracted* into clean, readable text; offsets index that text, which the index
+.txt and .md are decoded exactly as stored (UTF-8, else the encoding ``rag.documents.encoding``
+finds), so offsets index the file's decoded text. .html/.htm, .pdf (``rag.documents.pdf``) and
+.docx are *extracted* into clean, readable text; offsets index that text, which the index
 keeps (``Index.text_of``). Extraction is deterministic (same bytes, same text), so
 ``text_of(docs, source)`` can always re-extract it to check a citation.
 Anything that cannot be read raises ValueError with a reason the user can act on.
@@ -12,7 +13,6 @@ from __future__ import annotations
 import codecs
 import importlib
 import io
-import logging
 import re
 import zipfile
 import zlib
@@ -21,6 +21,15 @@ from pathlib import Path, PurePath
 from typing import IO
 from xml.etree import ElementTree
 
+from rag.documents.encoding import (
+    MAX_DETECTED_BYTES,
+    SNIFF_BYTES,
+    bom_codec,
+    decode_html,
+    decode_text,
+    too_large_to_detect,
+    utf16_without_bom,
+)
 from rag.types import Extracted
 
 PLAIN_SUFFIXES = (".txt", ".md")
@@ -42,7 +51,6 @@ MAX_XML_ELEMENTS = 2_000_000  # elements in it (31 million empty paragraphs fit 
 DOCX_ERRORS = (zipfile.BadZipFile, KeyError, ElementTree.ParseError, ValueError, OSError, RuntimeError, EOFError)
 
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
 
 
 def suffix_of(source: str) -> str:
@@ -55,31 +63,23 @@ def is_plain(source: str) -> bool:
 
 
 def decode(data: bytes) -> str:
-    """Decode a file's bytes as UTF-8 text (or UTF-16, when it starts with a UTF-16 byte-order mark),
-    refusing binary data (NUL bytes) and other encodings."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"not valid UTF-16 (byte {exc.start})") from None
-    if b"\x00" in data[:8192]:
-        raise ValueError("binary file")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"not UTF-8 (byte {exc.start})") from None
+    """A text file's text: UTF-8 when valid (a byte-order mark's encoding first), else the encoding the
+    detector finds (``encoding.decode_text``); ValueError for binary data or bytes no encoding fits."""
+    return decode_text(data)[0]
 
 
 def check_utf8_file(path: Path, block: int = 1 << 20) -> bool:
-    """Whether ``path`` reads as ``decode`` would read it, as UTF-8, checked a block at a time (no whole
-    copy of a large file in memory). False for a UTF-16 file (decoded whole); ValueError, with the reason
-    ``decode`` gives, for binary or non-UTF-8 data."""
+    """Whether ``path`` is UTF-8 text that can be read a block at a time (no whole copy of a large file
+    in memory), checked a block at a time. False for any other encoding, which ``decode`` reads whole;
+    ValueError for binary data, or a file too large to guess the encoding of, before it is read whole."""
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     with open(path, "rb") as f:
         data = f.read(block)
-        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        if bom_codec(data[:4]) not in (None, ("utf-8", "UTF-8")):
             return False
-        if b"\x00" in data[:8192]:
+        if b"\x00" in data[:SNIFF_BYTES]:
+            if utf16_without_bom(data) and path.stat().st_size % 2 == 0:
+                return False
             raise ValueError("binary file")
         consumed = 0
         while True:
@@ -87,7 +87,10 @@ def check_utf8_file(path: Path, block: int = 1 << 20) -> bool:
             try:
                 decoder.decode(data, final=not data)
             except UnicodeDecodeError as exc:
-                raise ValueError(f"not UTF-8 (byte {consumed - pending + exc.start})") from None
+                size = path.stat().st_size
+                if size > MAX_DETECTED_BYTES:
+                    raise ValueError(too_large_to_detect(size, consumed - pending + exc.start)) from None
+                return False
             if not data:
                 return True
             consumed += len(data)
@@ -101,12 +104,13 @@ def extract(source: str, data: bytes) -> Extracted:
         module, function = READERS[suffix]
         return getattr(importlib.import_module(f"rag.documents.{module}"), function)(data)
     if suffix in (".html", ".htm"):
-        return Extracted(html_text(data))
+        return html_extracted(data)
     if suffix == ".pdf":
-        return pdf_text(data)
+        return pdf_text(data, source)
     if suffix == ".docx":
         return Extracted(docx_text(data))
-    return Extracted(decode(data))
+    text, encoding = decode_text(data)
+    return Extracted(text, encoding=encoding)
 
 
 def tidy(text: str) -> str:
@@ -127,23 +131,6 @@ PARAGRAPH_TAGS = {
 LINE_TAGS = {"br", "div", "li", "tr", "dt", "dd", "caption", "figcaption", "summary", "legend", "option"}
 CELL_TAGS = {"td", "th"}
 CELL_SEPARATOR = " | "
-
-
-def html_encoding(data: bytes) -> str:
-    """UTF-8 (BOM honoured) unless a ``<meta charset>`` names another codec Python knows."""
-    if data.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    match = META_CHARSET.search(data[:4096])
-    if not match:
-        return "utf-8"
-    try:
-        name = codecs.lookup(match.group(1).decode("ascii")).name
-        "".encode(name)  # LookupError for codecs that are not text encodings (base64, rot13...)
-    except (LookupError, UnicodeDecodeError):
-        return "utf-8"
-    if name in ("iso8859-1", "ascii"):
-        return "cp1252"  # what browsers decode these labels as (WHATWG Encoding)
-    return "utf-8" if name.startswith(("utf-16", "utf-32")) else name
 
 
 class _TextParser(HTMLParser):
@@ -224,14 +211,14 @@ class _TextParser(HTMLParser):
 
 def html_text(data: bytes) -> str:
     """The visible text of an HTML page: title first, one line per block, script/style/nav left out."""
-    if b"\x00" in data[:8192]:
+    return html_extracted(data).text
+
+
+def html_extracted(data: bytes) -> Extracted:
+    """``html_text`` and the encoding the page was read in, sniffed as browsers do (``encoding.decode_html``)."""
+    if b"\x00" in data[:SNIFF_BYTES] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise ValueError("binary file")
-    encoding = html_encoding(data)
-    try:
-        markup = data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        label = "UTF-8" if encoding.startswith("utf-8") else encoding
-        raise ValueError(f"not {label} (byte {exc.start}); save it as UTF-8 or declare its <meta charset>") from None
+    markup, encoding = decode_html(data)
     parser = _TextParser()
     try:
         parser.feed(markup)
@@ -240,33 +227,17 @@ def html_text(data: bytes) -> str:
         raise ValueError(f"malformed HTML ({exc})") from None
     if not text:
         raise ValueError("the page has no visible text")
-    return text
+    return Extracted(text, encoding=encoding)
 
 
 # --- PDF -------------------------------------------------------------------------------------
 
 
-def pdf_text(data: bytes) -> Extracted:
-    """Each page's text via pypdf, pages joined by PAGE_SEPARATOR, with the offset where each starts."""
-    from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError
+def pdf_text(data: bytes, source: str = "the PDF") -> Extracted:
+    """A PDF's reading text, page starts and OCR-read pages (``rag.documents.pdf.pdf_text``)."""
+    from rag.documents.pdf import pdf_text as read_pdf  # imported here: it imports this module
 
-    # pypdf logs every repairable flaw of a file; only failures matter here, and they raise.
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    try:
-        pages = [tidy(page.extract_text() or "") for page in PdfReader(io.BytesIO(data)).pages]
-    except FileNotDecryptedError:
-        raise ValueError("encrypted PDF (it needs a password)") from None
-    except Exception as exc:  # pypdf raises many kinds of errors on damaged files
-        raise ValueError(f"not a readable PDF ({type(exc).__name__}: {exc})") from None
-    starts, offset = [], 0
-    for page in pages:
-        starts.append(offset)
-        offset += len(page) + len(PAGE_SEPARATOR)
-    text = PAGE_SEPARATOR.join(pages)
-    if not text.strip():
-        raise ValueError("the PDF has no extractable text (scanned images?)")
-    return Extracted(text, tuple(starts))
+    return read_pdf(data, source)
 
 
 # --- DOCX ------------------------------------------------------------------------------------
