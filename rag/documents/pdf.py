@@ -24,7 +24,8 @@ import io
 import logging
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from rag.documents import ocr
 from rag.documents.formats import PAGE_SEPARATOR, tidy
@@ -58,6 +59,7 @@ MAX_HEADING_CHARS = 70
 MAX_HEADING_WORDS = 10
 ENDS_SENTENCE = tuple(".:;!?)]}\"'”’")
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 _warned: set[tuple[str, tuple[int, ...]]] = set()
 
@@ -106,29 +108,33 @@ def pdf_text(data: bytes, source: str = "the PDF") -> Extracted:
 
 
 def _page_texts(data: bytes) -> list[str]:
-    """Each page's text as pypdf extracts it, tidied, ligatures spelled out."""
+    """Each page's text as pypdf extracts it, tidied, ligatures spelled out; ValueError for a damaged,
+    encrypted or oversized PDF."""
     from pypdf import PdfReader
     from pypdf.errors import FileNotDecryptedError
 
+    def pypdf(read: Callable[[], T]) -> T:  # pypdf raises many kinds of errors on damaged files: one reason each
+        try:
+            return read()
+        except FileNotDecryptedError:
+            raise ValueError("encrypted PDF (it needs a password)") from None
+        except Exception as exc:
+            raise ValueError(f"not a readable PDF ({type(exc).__name__}: {exc})") from None
+
     # pypdf logs every repairable flaw of a file; only failures matter here, and they raise.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if len(reader.pages) > MAX_PDF_PAGES:
-            raise ValueError(f"the PDF has {len(reader.pages):,} pages; the limit is {MAX_PDF_PAGES:,}")
-        pages, size = [], 0
-        for page in reader.pages:
-            pages.append(tidy((page.extract_text() or "").translate(LIGATURES)))
-            size += len(pages[-1])
-            if size > MAX_PDF_CHARS:
-                raise ValueError(f"the PDF's text is over {MAX_PDF_CHARS // 1_000_000} million characters")
-        return pages
-    except ValueError:
-        raise
-    except FileNotDecryptedError:
-        raise ValueError("encrypted PDF (it needs a password)") from None
-    except Exception as exc:  # pypdf raises many kinds of errors on damaged files
-        raise ValueError(f"not a readable PDF ({type(exc).__name__}: {exc})") from None
+    reader = pypdf(lambda: PdfReader(io.BytesIO(data)))
+    count = pypdf(lambda: len(reader.pages))
+    if count > MAX_PDF_PAGES:
+        raise ValueError(f"the PDF has {count:,} pages; the limit is {MAX_PDF_PAGES:,}")
+    pages: list[str] = []
+    size = 0
+    for i in range(count):
+        pages.append(tidy((pypdf(lambda i=i: reader.pages[i].extract_text()) or "").translate(LIGATURES)))
+        size += len(pages[-1])
+        if size > MAX_PDF_CHARS:
+            raise ValueError(f"the PDF's text is over {MAX_PDF_CHARS // 1_000_000} million characters")
+    return pages
 
 
 def _warn_unread(source: str, pages: tuple[int, ...]) -> None:
@@ -220,8 +226,9 @@ def drop_running_lines(pages: list[list[str]]) -> None:
     edge (its first or last ``EDGE_LINES`` lines, removed from the edge inwards) whose ``running_key`` is
     at the same edge of at least 3 pages in a row, or every other page (2 in a PDF of 2 or 3 pages),
     and does not end like a sentence or a label ("Possible return values:" starts many pages of
-    a manual); or that print the page's own number and repeat. The first page keeps a top line that
-    the second page does not repeat: a title page's title is often the running header of later pages."""
+    a manual); or that print the page's own number and repeat. The first page keeps its top lines but
+    a page number: a title page's title is often the running header of later pages ("Shared MIME-info
+    Database"), and a header printed once more costs little."""
     texted = [page for page in pages if any(line.strip() for line in page)]
     if len(texted) < 2:
         return
@@ -238,8 +245,8 @@ def drop_running_lines(pages: list[list[str]]) -> None:
         if key is None:
             return False
         where = seen.get((top, key), [])
-        if index == 0 and top and key != "#" and 1 not in where:
-            return False  # a title page's title, which later pages repeat as their header
+        if index == 0 and top and key != "#":
+            return False  # a title page's title, which later pages may repeat as their header
         numbered = offset is not None and index + offset in _edge_numbers(line)
         if key == "#":
             return numbered or len(where) >= needed

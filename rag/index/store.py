@@ -50,8 +50,9 @@ BM25_SCRATCH = "bm25-triples.i32"  # BM25 word counts while a build is written; 
 class Index:
     """Chunks and their vectors (row ``i`` of the FAISS index is ``chunks[i]``), plus the manifest.
 
-    ``texts`` keeps the extracted text of each non-plain file (.html, .pdf, .docx): the text its
-    offsets refer to, and its page starts, so citations can be shown even after the file changed.
+    ``texts`` keeps the extracted text of each non-plain file (.html, .pdf, .docx...), and the decoded
+    text of a .txt/.md that is not UTF-8: the text its offsets refer to, with its page starts, places,
+    encoding and OCR-read pages, so citations can be shown even after the file changed.
     """
 
     manifest: dict
@@ -61,7 +62,7 @@ class Index:
     texts: dict[str, Extracted] = field(default_factory=dict)
 
     def text_of(self, source: str) -> str | None:
-        """The kept extracted text of ``source``; None for .txt/.md, whose text is the file itself."""
+        """The kept text of ``source``; None for a UTF-8 .txt/.md, whose text is the file itself."""
         kept = self.texts.get(source)
         return None if kept is None else kept.text
 
