@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO, TypeVar
@@ -110,8 +110,9 @@ class Pipeline:
         assert self.index is not None
         return Retriever(self.index, self.embedder, self.retrieval_mode)
 
-    def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
-        return [self.with_page(p) for p in self.retriever.search(question, k or self.top_k)]
+    def retrieve(self, question: str, k: int | None = None, sources: Collection[str] | None = None) -> list[Passage]:
+        """The best passages for ``question``; ``sources``: only from these files (None: all)."""
+        return [self.with_page(p) for p in self.retriever.search(question, k or self.top_k, sources)]
 
     def with_page(self, item: Cited) -> Cited:
         """``item`` with the page (PDFs) and the location (``page 2``, ``slide 3``...) it starts at, from the
@@ -152,9 +153,15 @@ class Pipeline:
         top_k: int | None = None,
         threshold: float | None = None,
         reader: Reader | None = None,
+        sources: Collection[str] | None = None,
+        search: str | None = None,
     ) -> Result:
-        """Answer one question from the documents, or abstain. Settings given here apply to this call only."""
+        """Answer one question from the documents, or abstain. Settings given here apply to this call only.
+
+        ``sources``: search only these files (None: all). ``search``: what retrieval looks for, when it
+        must differ from the question the reader reads (a follow-up with its conversation's subject)."""
         question = validate_question(question)
         started = time.perf_counter()
-        result = self.answer(question, self.retrieve(question, top_k), threshold, reader)
+        found = self.retrieve(question if search is None else search, top_k, sources)
+        result = self.answer(question, found, threshold, reader)
         return replace(result, seconds=time.perf_counter() - started)

@@ -19,11 +19,17 @@ from rag.types import Answer, Extracted, Passage, Result, Span
 from ui.core import Assistant, load_readers
 from ui.document_view import document_body, document_page, document_span
 from ui.reply import (
+    LABEL_MEANING,
+    LEVELS,
     NOT_FOUND,
+    RECOMMENDED,
+    SURE,
+    Context,
     confidence,
     document_href,
     excerpt,
     format_reply,
+    level_thresholds,
     log_odds,
     on_slider,
     ranked_sentences,
@@ -219,7 +225,8 @@ def test_reply_gives_answer_sentence_label_link_and_time():
     text = parsed(reply).text
     assert "<strong>CoreWeave</strong>" in reply
     assert "GPUs come from CoreWeave, a cloud firm." in text and "<mark>CoreWeave</mark>" in reply
-    assert "medium confidence" in text and "probability for this answer is 0.62; it answers from 0.05" in reply
+    assert "medium confidence" in text and html.escape(LABEL_MEANING["medium"]) in reply
+    assert "0.62" not in reply and "probability" not in reply  # plain words, no raw numbers
     assert html.escape(document_href("deal.txt", CW, CW + 9, "CoreWeave")) in reply
     assert "0.4 s" in text
     assert "characters" not in text and "score" not in text and "\n" not in reply
@@ -347,9 +354,9 @@ def test_check_upload_refuses_bad_files(data, message):
 @pytest.mark.parametrize(
     "name, data, message",
     [
-        ("a.pdf", b"%PDF-1.7 text", "cannot be read \\(not a readable PDF"),
+        ("a.pdf", b"%PDF-1.7 text", "^this PDF is damaged: stream has ended unexpectedly$"),
         ("a.pdf", make_pdf([[]]), "no extractable text"),
-        ("a.docx", b"PK not a zip", "not a readable .docx"),
+        ("a.docx", b"PK not a zip", "^this .docx file is damaged: file is not a zip file$"),
         ("a.html", b"<p>\x00\x01</p>", "binary"),
         ("a.html", b"<script>x()</script>", "no visible text"),
     ],
@@ -399,9 +406,10 @@ class FakePipeline:
         with self.count_lock:
             self.inside[kind] -= 1
 
-    def ask(self, question: str, top_k: int | None = None, threshold=None, reader=None) -> Result:
+    def ask(self, question: str, top_k: int | None = None, threshold=None, reader=None, **given) -> Result:
         if not question.strip():
             raise UsageError("the question is empty")
+        self.given = given  # sources, search: what the chat passed on
         self._enter("asks")
         used = (reader or self.reader).threshold if threshold is None else threshold
         seen = Answer(question, "x.txt", 0, 1, used)
@@ -729,3 +737,138 @@ def test_a_real_reply_marks_the_answer_in_its_sentence(seed_pipeline):
     assert answer is not None and reply.marks[0] == answer.text
     assert "CoreWeave is set to supply computing capacity" in reply.text
     assert "score" not in reply.text and "characters" not in reply.text
+
+
+# --- sources people can read (#24 item 4) ---------------------------------------------------------
+
+OTHER = "Club notes.\nThe garden club meets on Mondays.\nGPUs come from Nvidia, says the club.\n"
+OTHER_PASSAGE = Passage("club.txt", 0, len(OTHER) - 1, OTHER[:-1], 0.2)
+
+
+def test_sources_name_each_file_once_with_the_place_of_each_passage():
+    text_of, location_of = texts(deal_txt=DOC, club_txt=OTHER)
+    result = Result("Who supplies the GPUs?", ANSWER, (PASSAGE, OTHER_PASSAGE, PRICE))
+    reply = format_reply(result, sources(result, text_of, location_of), None, 0.05, 0.05, 0.1)
+    assert reply.count('<span class="file-name">deal.txt</span>') == 1
+    assert reply.count('<span class="file-name">club.txt</span>') == 1
+    places = re.findall(r'<a class="cite"[^>]*>([^<]*)</a>', reply)
+    assert places[1:] == ["line 2", "line 5", "line 3"]  # grouped: deal.txt's two passages, then club.txt's
+    assert "Sources (3 in 2 files)" in parsed(reply).text
+
+
+def test_the_answer_names_its_file_and_line_and_the_label_is_explained_in_words():
+    reply = reply_for(Result("Who supplies the GPUs?", ANSWER, (PASSAGE,)))
+    assert re.search(r'from <a class="cite"[^>]*>deal\.txt, line 2</a>', reply)
+    for label in ("high", "medium", "low"):
+        assert not re.search(r"\d\.\d", LABEL_MEANING[label])
+    abstained = reply_for(Result("q", None, (PRICE,)))
+    assert "probability" not in abstained and "sure enough" in abstained
+
+
+def test_a_located_answer_keeps_its_location_over_a_line():
+    slide = replace(ANSWER, location="slide 3")
+    reply = reply_for(Result("who?", slide, (PASSAGE,)))
+    assert ">deal.txt, slide 3</a>" in reply
+
+
+# --- the conversation: follow-ups, a change of file, two versions of a fact (#24 items 1-3) -----
+
+
+def test_a_follow_up_carries_the_conversations_subject():
+    from ui.followup import read, subject_after
+
+    subject = subject_after(read("How much is Stargate worth?"))
+    assert subject == ("Stargate",)
+    follow = read("and who is in it?", subject)
+    assert follow.search == "and who is in it? Stargate" and follow.shown == "and who is in it? (about Stargate)"
+    assert read("when was that?", subject_after(follow)).subject == ("Stargate",)
+    assert read("What is the capital of France?", subject).search == "What is the capital of France?"
+    assert read("and is Stargate big?", subject).shown is None  # it names the subject itself
+    assert read("and who is in it?").shown is None  # nothing to lean on
+    assert subject_after(read("When did OpenAI sign with Google's cloud?")) == ("OpenAI", "Google")
+
+
+def test_a_reply_says_how_it_read_a_follow_up_a_change_of_file_and_a_disagreement():
+    porto = Answer("Nvidia", "club.txt", OTHER.index("Nvidia"), OTHER.index("Nvidia") + 6, 0.9)
+    context = Context(read_as="and who? (about GPUs)", previous_source="club.txt", other=porto)
+    result = Result("Who supplies the GPUs?", ANSWER, (PASSAGE,))
+    text = parsed(format_reply(result, [], None, 0.05, 0.05, 0.1, None, context)).text
+    assert "Read as: and who? (about GPUs)" in text
+    assert "From a different file than the previous answer: deal.txt (before: club.txt)." in text
+    assert "Another file says otherwise: Nvidia (club.txt). Check which one is current." in text
+    same = Context(previous_source="deal.txt", other=replace(porto, text="coreweave."))
+    quiet = parsed(format_reply(result, [], None, 0.05, 0.05, 0.1, None, same)).text
+    assert "different file" not in quiet and "otherwise" not in quiet
+
+
+def test_the_chat_passes_the_chosen_files_and_the_follow_up_search_on(tmp_path: Path):
+    pipe = FakePipeline(tmp_path)
+    assistant = Assistant(pipe)  # type: ignore[arg-type]
+    assistant.ask("and who is in it?", 3, sources=["a.txt"], search="and who is in it? Stargate")
+    assert pipe.given == {"sources": ["a.txt"], "search": "and who is in it? Stargate"}
+    assistant.ask("q", 3)
+    assert pipe.given == {}
+
+
+# --- settings in words (#24 item 7) ----------------------------------------------------------
+
+
+def test_threshold_levels_are_named_ordered_and_start_at_the_readers_own():
+    for calibrated, cutoffs in ((0.0459, None), (0.24, None), (0.05, {"medium": 0.5, "high": 0.95})):
+        levels = level_thresholds(calibrated, cutoffs)
+        assert list(levels) == list(LEVELS) and levels[RECOMMENDED] == calibrated
+        assert [levels[n] for n in LEVELS] == sorted(levels[n] for n in LEVELS)
+    assert level_thresholds(0.05, {"medium": 0.5, "high": 0.95})[SURE] == 0.95
+    assert confidence(level_thresholds(0.2)[SURE], 0.2) == "high"
+
+
+# --- documents panel (#24 item 8) ----------------------------------------------------------------
+
+
+def test_replacing_a_document_with_the_same_file_says_unchanged(tmp_path: Path):
+    docs = docs_with(tmp_path, a_txt="Old text.", b_txt="B.")
+    upload = tmp_path / "in" / "a.txt"
+    upload.parent.mkdir()
+    upload.write_text("Old text.")
+    pipe = FakePipeline(docs)
+    message = Assistant(pipe).replace_document("a.txt", upload)  # type: ignore[arg-type]
+    assert message == "**a\\.txt** is unchanged: the file chosen is the same as the one in use."
+    assert pipe.refreshes == 0
+
+
+def test_sizes_are_in_one_unit_mb_of_a_million_bytes():
+    assert MAX_UPLOAD_BYTES == 5_000_000
+    assert too_large(6_000_000) == "the file is 6.0 MB; the limit is 5 MB"
+    assert too_large(5_000_001) == "the file is 5.1 MB; the limit is 5 MB"  # never rounded down to the limit
+
+
+def test_a_damaged_file_is_refused_in_plain_words():
+    from ui.uploads import plain_reason
+
+    assert plain_reason("not a readable PDF (PdfStreamError: Stream has ended unexpectedly)") == (
+        "this PDF is damaged: stream has ended unexpectedly"
+    )
+    assert (
+        plain_reason("encrypted PDF (it needs a password)")
+        == "the file cannot be read (encrypted PDF (it needs a password))"
+    )
+    assert "Error" not in plain_reason("not a valid .pptx (BadZipFile: KeyError: x)")
+
+
+# --- choose your documents, on the real pipeline (#24 item 2) ----------------------------------
+
+
+def test_a_question_can_be_restricted_to_chosen_files(docs: Path, tmp_path: Path, embedder):
+    from rag.pipeline import Pipeline
+
+    pipe = Pipeline(docs, tmp_path / "index", embedder=embedder)
+    (docs / "mango.txt").write_text("Farm diary.\n\nThe Zanzibar mango harvest is led by Amina Juma every March.\n")
+    pipe.refresh()
+    seed = "openai-google-cloud-partnership.txt"
+    everywhere = pipe.retrieve("Who leads the Zanzibar mango harvest?", 5)
+    assert everywhere[0].source == "mango.txt"
+    only = pipe.retrieve("Who leads the Zanzibar mango harvest?", 5, sources=[seed])
+    assert only and {p.source for p in only} == {seed}
+    assert pipe.retrieve("Who leads the Zanzibar mango harvest?", 5, sources=[]) == []
+    result = pipe.ask("and who leads it?", 5, search="and who leads it? Zanzibar mango harvest")
+    assert result.question == "and who leads it?" and result.passages[0].source == "mango.txt"

@@ -16,6 +16,7 @@ import sys
 import textwrap
 import time
 import traceback
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,16 +26,17 @@ from fastapi.responses import HTMLResponse
 from gradio.utils import get_upload_folder as gradio_upload_folder
 
 from rag.cli import add_corpus_args, add_reader_model_arg, reader_from_args, run
-from rag.config import TOP_K
+from rag.config import MAX_QUESTION_CHARS, TOP_K
 from rag.documents.folder import check_docs_dir
 from rag.errors import RagError, UsageError
 from rag.pipeline import Pipeline
 from rag.reader import DEFAULT_READER, READERS
-from ui.core import Assistant, load_readers, reader_label
+from ui import followup
+from ui.core import READER_INFO, Assistant, load_readers, reader_label
 from ui.document_view import DOCUMENT_HEADERS, FONT_FAMILY, FONT_FILES, document_page, document_span, problem_page
-from ui.reply import NOT_FOUND, SEARCHING, THRESHOLD_STEP, on_slider
+from ui.reply import LEVELS, NOT_FOUND, RECOMMENDED, SEARCHING, Context, levels_note
 from ui.text import DocumentError, count, md_escape
-from ui.uploads import KINDS, MAX_UPLOAD_BYTES, not_done, recover, too_large
+from ui.uploads import KINDS, LIMIT, MAX_UPLOAD_BYTES, not_done, recover, too_large
 
 EXAMPLES = (
     "who supplies GPUs in the deal?",
@@ -51,22 +53,46 @@ CSS = """
 .reply .quote { margin: 0.35rem 0; padding: 0.1rem 0 0.1rem 0.75rem; border-left: 3px solid #f59e0b;
                 font-style: normal; color: inherit; }
 .reply mark { background: #fde68a; color: #000; font-weight: 700; padding: 0 2px; border-radius: 3px; }
-.reply .meta { margin: 0.35rem 0 0; font-size: var(--text-sm); color: var(--body-text-color-subdued); }
+.reply .meta { margin: 0.35rem 0 0; font-size: var(--text-sm); color: var(--body-text-color); }
+.reply a.cite { color: var(--link-text-color); text-decoration: underline; font-weight: 700; }
+.reply .read-as, .reply .switch, .reply .disagree { margin: 0.35rem 0 0; font-size: var(--text-sm);
+                padding: 0.15rem 0.5rem; border-left: 3px solid; }
+.reply .read-as { border-color: var(--border-color-primary); font-style: italic; }
+.reply .switch { border-color: #2563eb; background: rgba(37, 99, 235, 0.08); }
+.reply .disagree { border-color: #dc2626; background: rgba(220, 38, 38, 0.08); }
 .reply .confidence { padding: 0 0.45em; border-radius: 999px; font-weight: 700; cursor: help; }
 .reply .confidence.high { background: #dcfce7; color: #166534; }
 .reply .confidence.medium { background: #fef3c7; color: #92400e; }
 .reply .confidence.low { background: #fee2e2; color: #991b1b; }
 .reply .sources { margin-top: 0.5rem; }
 .reply .sources summary { cursor: pointer; font-weight: 700; font-size: var(--text-sm); }
-.reply .sources ol { margin: 0.25rem 0 0; padding-left: 1.4rem; }
-.reply .sources li { margin: 0.4rem 0; }
+.reply .sources ul.files { margin: 0.25rem 0 0; padding-left: 0; list-style: none; }
+.reply .sources .file-name { font-weight: 700; font-size: var(--text-sm); }
+.reply .sources ol { margin: 0.1rem 0 0.4rem; padding-left: 1.4rem; }
+.reply .sources li { margin: 0.3rem 0; }
 .reply .excerpt { font-size: var(--text-sm); }
-.reply .details { margin: 0.25rem 0 0; font-size: var(--text-xs); color: var(--body-text-color-subdued); }
+.reply .details { margin: 0.25rem 0 0; font-size: var(--text-sm); color: var(--body-text-color); }
 #chat .top-panel { display: none; }  /* its floating buttons covered the top message; "New chat" clears */
 .examples-label { flex-grow: 0 !important; min-width: 2.5em !important; }
+#question-note:empty { display: none; }
+#question-note p { margin: 0; color: var(--body-text-color); font-weight: 700; }
+#levels-note p { margin: 0; font-size: var(--text-xs); color: var(--body-text-color); }
+#upload-kinds p { margin: 0; font-size: var(--text-xs); color: var(--body-text-color); }
+footer { display: none !important; }  /* Gradio's own links and developer settings: not for readers */
+#intro .jump { display: none; }
+@media (max-width: 640px) {  /* a phone: the chat, the question box and the examples on the first screen */
+  #intro p { font-size: 0; margin: 0; }  /* the intro's sentence goes; its link to the side panel stays */
+  #intro .jump { display: inline; font-size: var(--text-md); font-weight: 700; }
+  #intro h1 { font-size: 1.35rem; margin: 0; }
+  #chat { height: calc(100dvh - 420px) !important; min-height: 200px !important; }
+  #ask-row { flex-wrap: wrap !important; gap: 0.5rem !important; }
+  #ask-row > .form { flex: 1 1 100% !important; }
+  #ask-row > button { flex: 1 1 40% !important; min-width: 0 !important; }
+}
 """
 # Files over the limit are refused in the page, before Gradio uploads them, with the server's own
 # message (from ``ui.core.too_large``): one limit, one message. Gradio's server-side limit stays.
+# A file input is emptied when opened, or the browser sends no event for the same file chosen twice.
 SIZE_GUARD_JS = """
 () => {
   const limit = MAX_UPLOAD_BYTES;
@@ -91,12 +117,36 @@ SIZE_GUARD_JS = """
     }, true);
   }
   window.addEventListener('drop', (e) => guard(e, e.dataTransfer && e.dataTransfer.files), true);
+  window.addEventListener('click', (e) => {  // the same file chosen again must still be sent
+    if (e.target instanceof HTMLInputElement && e.target.type === 'file') e.target.value = '';
+  }, true);
 }
 """.replace("MAX_UPLOAD_BYTES", str(MAX_UPLOAD_BYTES))
 CONFIRM_REMOVE_JS = "(source) => source && confirm(`Remove ${source}? It will no longer be searched.`) ? source : null"
 
 log = logging.getLogger("ui.app")
 Message = dict[str, Any]
+Conversation = dict[str, Any]  # "subject": the words a follow-up carries; "source": the last answer's file
+BUSY = "Still answering your previous question. This one stays in the box: press Enter again when the answer is in."
+
+
+def too_long(question: str) -> str:
+    """Why an over-long question is not sent (it stays in the box, to be shortened)."""
+    return (
+        f"This question is {len(question.strip()):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. "
+        "Shorten it and ask again."
+    )
+
+
+def reader_words(name: str) -> str:
+    """A reader as a sentence names it: "trained reader"."""
+    label = reader_label(name).split(" (")[0]
+    return label[:1].lower() + label[1:]
+
+
+def session_of(request: gr.Request | None) -> str:
+    """The browser session a request comes from (one chat per tab)."""
+    return str(getattr(request, "session_hash", None) or "")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,47 +198,94 @@ def build(assistant: Assistant, top_k: int = TOP_K, unavailable: dict[str, str] 
     """The page: the chat on the left, each answer with its sources; settings and documents on the right."""
     default_reader = assistant.pipe.reader.name
 
-    def echo(question: str, history: list[Message], running: bool) -> list[Any]:
-        """Show the question at once, with a "Searching your documents…" bubble, and disable Ask;
-        while this session's previous question runs, do nothing (``pending`` None tells ``respond``)."""
-        if running:
-            return [gr.skip(), gr.skip(), None, gr.skip(), gr.skip()]
+    waiting: dict[str, str] = {}  # session -> the token of the question it waits for; New chat drops it
+
+    def echo(
+        question: str, history: list[Message], running: bool, conversation: Conversation, request: gr.Request
+    ) -> list[Any]:
+        """Show the question at once, with a "Searching your documents…" bubble, and disable Ask.
+
+        While this session's previous question runs, or for an over-long question, nothing is echoed:
+        a line under the box says why and the question stays in it. ``pending`` is left alone when busy
+        (a queued ``respond`` reads it when it starts); the ``respond`` chained to this echo finds the
+        question already taken (``waiting``) and does nothing."""
+        if running or session_of(request) in waiting:  # the server's word too: two quick Enters race
+            return [gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), BUSY]  # ``pending`` is the running one's
+        if len(question.strip()) > MAX_QUESTION_CHARS:
+            return [gr.skip(), gr.skip(), None, gr.skip(), gr.skip(), too_long(question)]
         history = list(history or [])
         if question.strip():
             history.append({"role": "user", "content": md_escape(question)})
         history.append({"role": "assistant", "content": "", "metadata": {"title": SEARCHING, "status": "pending"}})
-        return [history, "", question, True, gr.update(interactive=False)]
+        reading = followup.read(question, tuple((conversation or {}).get("subject", ())))
+        token = uuid.uuid4().hex
+        waiting[session_of(request)] = token
+        pending = {"question": question, "search": reading.search, "read_as": reading.shown, "token": token}
+        pending["subject"] = list(followup.subject_after(reading))
+        return [history, "", pending, True, gr.update(interactive=False), ""]
 
     def respond(
-        question: str | None, history: list[Message], k: float, threshold: float, chosen: bool, reader: str
+        pending: dict | None,
+        history: list[Message],
+        k: float,
+        level: str,
+        reader: str,
+        search_in: list[str] | None,
+        conversation: Conversation,
+        request: gr.Request,
     ) -> list[Any]:
-        """Replace the bubble with the answer (or why there is none) and the time taken; enable Ask."""
-        if question is None:
-            return [gr.skip()] * 4
+        """Replace the bubble with the answer (or why there is none) and the time taken; enable Ask.
+        A question whose chat was cleared meanwhile (New chat) changes nothing."""
+        if pending is None or waiting.get(session_of(request)) != pending.get("token"):
+            return [gr.skip()] * 5  # nothing asked, or answered already, or New chat was pressed
         history = [m for m in history or [] if not searching(m)]
-        used = threshold if chosen else None  # untouched: the reader's own calibrated threshold, unrounded
-        started = time.perf_counter()
+        conversation = dict(conversation or {})
         try:
-            result = assistant.ask(question, int(k), used, reader)
-            content = assistant.reply(result, reader, used, time.perf_counter() - started)
+            content, source = answer(pending, k, level, reader, search_in, conversation.get("source"))
         except RagError as exc:
-            content = f"⚠️ {md_escape(str(exc))}"
+            content, source = f"⚠️ {md_escape(str(exc))}", None
         except Exception as exc:
-            log.exception("answering %r failed", question)
-            content = f"⚠️ Something went wrong: {md_escape(str(exc))}"
+            log.exception("answering %r failed", pending.get("question"))
+            content, source = f"⚠️ Something went wrong: {md_escape(str(exc))}", None
+        if waiting.get(session_of(request)) != pending.get("token"):
+            return [gr.skip()] * 5  # New chat was pressed: this answer belongs to a chat that is gone
+        waiting.pop(session_of(request), None)
+        conversation["subject"] = pending.get("subject", [])
+        conversation["source"] = source or conversation.get("source")
         history.append({"role": "assistant", "content": content})
-        return [history, None, False, gr.update(interactive=True)]
+        return [history, None, False, gr.update(interactive=True), conversation]
 
-    def cleared() -> list[Any]:
-        """An empty chat: every answer goes, with its sources; a question still running is cancelled."""
-        return [[], None, False, gr.update(interactive=True)]
+    def answer(
+        pending: dict, k: float, level: str, reader: str, search_in: list[str] | None, previous: str | None
+    ) -> tuple[str, str | None]:
+        """The reply to one question and the file its answer came from (None: no answer)."""
+        question = pending["question"]
+        used = None if level not in LEVELS or level == RECOMMENDED else assistant.levels(reader)[level]
+        started = time.perf_counter()
+        result = assistant.ask(question, int(k), used, reader, chosen_sources(search_in), pending.get("search"))
+        other = assistant.other_answer(result, used, reader)
+        context = Context(read_as=pending.get("read_as"), previous_source=previous, other=other)
+        content = assistant.reply(result, reader, used, time.perf_counter() - started, context)
+        return content, None if result.answer is None else result.answer.source
+
+    def chosen_sources(search_in: list[str] | None) -> list[str] | None:
+        """The files ticked in "Search in" that still exist; None (all documents) when none is."""
+        names = set(assistant.documents())
+        chosen = [s for s in search_in or [] if s in names]
+        return chosen or None
+
+    def cleared(request: gr.Request) -> list[Any]:
+        """An empty chat: every answer goes, with its sources; a question still running is cancelled,
+        and its answer, should it come anyway, is dropped (``respond`` checks ``waiting``)."""
+        waiting.pop(session_of(request), None)
+        return [[], None, False, gr.update(interactive=True), {}, ""]
 
     def listed(known: list[str] | None = None) -> list[Any]:
         """The document list and chooser, or skips when ``known`` is already the list."""
         names = assistant.documents()
         if names == known:
-            return [gr.skip()] * 3
-        return [documents_markdown(names), gr.update(choices=names), names]
+            return [gr.skip()] * 4
+        return [documents_markdown(names), gr.update(choices=names), names, gr.update(choices=names)]
 
     def add_document(path: str | None) -> list[Any]:
         if not path:
@@ -216,11 +313,17 @@ def build(assistant: Assistant, top_k: int = TOP_K, unavailable: dict[str, str] 
             log.exception("removing %s failed", source)
             message = not_done("removed", source, str(exc))
         names = assistant.documents()
-        return [message, documents_markdown(names), gr.update(choices=names, value=None), names]
+        return [
+            message,
+            documents_markdown(names),
+            gr.update(choices=names, value=None),
+            names,
+            gr.update(choices=names),
+        ]
 
     def replace_document(path: str | None, source: str | None) -> list[Any]:
         if not path:
-            return [None, *[gr.skip()] * 4]
+            return [None, *[gr.skip()] * 5]
         try:
             if not source:
                 raise DocumentError("choose the document to replace first")
@@ -246,21 +349,22 @@ def build(assistant: Assistant, top_k: int = TOP_K, unavailable: dict[str, str] 
     def chosen_document(source: str | None) -> list[Any]:
         return [gr.update(interactive=bool(source))] * 2
 
-    def reader_changed(name: str, chosen: bool) -> Any:
-        """The new reader's own threshold, unless this session chose one: a user's choice survives."""
-        return gr.skip() if chosen else on_slider(assistant.readers[name].threshold)
+    def reader_changed(name: str) -> str:
+        """The numbers behind the levels for the new reader; the level chosen stays as it is (the
+        recommended one is each reader's own calibrated value, so nothing on screen jumps)."""
+        return levels_note(reader_words(name), assistant.levels(name))
 
-    def threshold_chosen() -> bool:
-        return True
-
-    reader_info = "Which model picks the answer out of the passages."
+    reader_info = "Which model picks the answer out of the passages. " + " ".join(
+        READER_INFO[name] for name in assistant.readers if name in READER_INFO
+    )
     if unavailable:
         reader_info += f" Not available: {', '.join(unavailable)} (see the server log)."
     with gr.Blocks(title="Ask your documents", analytics_enabled=False) as demo:
         gr.Markdown(
             "# Ask your documents\nAnswers are copied word for word from the documents in "
             f"*{md_escape(str(assistant.docs_dir))}*; each shows the sentence it comes from, "
-            "and a click on its source opens the document there.",
+            "and a click on its source opens the document there."
+            '<a class="jump" href="#search-in">Documents and settings ↓</a>',
             elem_id="intro",
         )
         with gr.Row(equal_height=False):
@@ -276,7 +380,7 @@ def build(assistant: Assistant, top_k: int = TOP_K, unavailable: dict[str, str] 
                     placeholder="Ask a question: the answer comes with the sentence it is copied from.",
                     elem_id="chat",
                 )
-                with gr.Row():
+                with gr.Row(elem_id="ask-row"):
                     question = gr.Textbox(
                         show_label=False,
                         placeholder="Type a question and press Enter",
@@ -285,10 +389,20 @@ def build(assistant: Assistant, top_k: int = TOP_K, unavailable: dict[str, str] 
                     )
                     ask = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
                     new_chat = gr.Button("New chat", variant="secondary", scale=1, elem_id="new-chat")
+                note = gr.Markdown("", elem_id="question-note")
                 with gr.Row():
                     gr.Markdown("Try:", elem_classes="examples-label")
                     examples = [gr.Button(q, size="sm", variant="secondary") for q in EXAMPLES]
             with gr.Column(scale=1, min_width=300):
+                search_in = gr.Dropdown(
+                    [],
+                    value=[],
+                    multiselect=True,
+                    allow_custom_value=True,  # a file removed meanwhile is dropped, not an error
+                    label="Search in",
+                    info="All documents, unless you choose some here.",
+                    elem_id="search-in",
+                )
                 with gr.Accordion("Settings", open=False, elem_id="settings"):
                     k = gr.Slider(
                         1,
@@ -299,15 +413,17 @@ def build(assistant: Assistant, top_k: int = TOP_K, unavailable: dict[str, str] 
                         info="How many passages of your documents are read for an answer and listed as sources. "
                         "More can find answers that are worded differently; fewer is faster.",
                     )
-                    threshold = gr.Slider(
-                        0.0,
-                        1.0,
-                        value=on_slider(assistant.readers[default_reader].threshold),
-                        step=THRESHOLD_STEP,
-                        label="Confidence needed to answer",
-                        info=f"Below it, the reply is '{NOT_FOUND}' rather than a guess. Higher: fewer wrong "
-                        "answers, more refusals. Each reader starts at its own calibrated value.",
+                    level = gr.Radio(
+                        list(LEVELS),
+                        value=RECOMMENDED,
+                        label="How sure before answering",
+                        info=f"From more answers (top) to stricter (bottom): stricter gives fewer wrong answers "
+                        f"and more '{NOT_FOUND}'",
                         elem_id="threshold",
+                    )
+                    levels_shown = gr.Markdown(
+                        levels_note(reader_words(default_reader), assistant.levels(default_reader)),
+                        elem_id="levels-note",
                     )
                     reader_choice = gr.Dropdown(
                         [(reader_label(name), name) for name in assistant.readers],
@@ -328,40 +444,37 @@ def build(assistant: Assistant, top_k: int = TOP_K, unavailable: dict[str, str] 
                             replace = gr.UploadButton(
                                 "Replace with a new version", size="sm", interactive=False, elem_id="replace-button"
                             )
-                    upload = gr.File(
-                        label=f"Add a {KINDS} file (up to {MAX_UPLOAD_BYTES // 2**20} MB)",
-                        height=150,
-                        elem_id="upload",
-                    )
+                    upload = gr.File(label=f"Add a document (up to {LIMIT})", height=150, elem_id="upload")
+                    gr.Markdown(f"Kinds: {KINDS}.", elem_id="upload-kinds")
                     status = gr.Markdown(elem_id="upload-status")
         too_big = gr.Textbox(visible="hidden", elem_id="too-large")
         timer = gr.Timer(DOCS_REFRESH_S)
         pending = gr.State(None)  # the question this session is waiting for
         running = gr.State(False)
-        chosen = gr.State(False)  # this session moved the threshold slider
+        conversation = gr.State({})  # its subject (for follow-ups) and the file of its last answer
         known = gr.State(None)  # the document list this tab shows
 
         answers = []
         for trigger, source in ((question.submit, question), (ask.click, question), *((b.click, b) for b in examples)):
             shown = trigger(
                 echo,
-                [source, chat, running],
-                [chat, question, pending, running, ask],
+                [source, chat, running, conversation],
+                [chat, question, pending, running, ask, note],
                 queue=False,
                 show_progress="hidden",
             )
             answers.append(
                 shown.then(
                     respond,
-                    [pending, chat, k, threshold, chosen, reader_choice],
-                    [chat, pending, running, ask],
+                    [pending, chat, k, level, reader_choice, search_in, conversation],
+                    [chat, pending, running, ask, conversation],
                     show_progress="hidden",
                 )
             )
-        new_chat.click(cleared, None, [chat, pending, running, ask], cancels=answers, queue=False)
-        threshold.input(threshold_chosen, None, chosen, queue=False, show_progress="hidden")
-        reader_choice.change(reader_changed, [reader_choice, chosen], threshold, queue=False, show_progress="hidden")
-        documents = [docs, chooser, known]
+        new_chat.click(cleared, None, [chat, pending, running, ask, conversation, note], cancels=answers, queue=False)
+        chat.change(lambda: "", None, note, queue=False, show_progress="hidden")  # a reply came: no busy note
+        reader_choice.change(reader_changed, reader_choice, levels_shown, queue=False, show_progress="hidden")
+        documents = [docs, chooser, known, search_in]
         demo.load(listed, None, documents, show_progress="hidden")
         timer.tick(listed, known, documents, show_progress="hidden")
         upload.upload(add_document, upload, [upload, status, *documents])
@@ -471,7 +584,7 @@ def _main(argv: list[str] | None) -> int:
             theme=theme(),
             css=CSS,
             js=SIZE_GUARD_JS,
-            footer_links=["settings"],
+            footer_links=[],  # no Gradio footer: its settings panel is for developers
             prevent_thread_lock=True,
         )
     except OSError as exc:

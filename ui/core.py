@@ -13,7 +13,8 @@ import contextlib
 import functools
 import hashlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from rag.documents.folder import doc_paths, path_of
@@ -23,8 +24,8 @@ from rag.errors import IndexNotUpdated, UsageError
 from rag.index.build import UpdateReport
 from rag.pipeline import Pipeline
 from rag.reader import READERS, Reader, load_reader
-from rag.types import Extracted, Result
-from ui.reply import excerpt, format_reply, sources
+from rag.types import Answer, Extracted, Result
+from ui.reply import Context, excerpt, format_reply, level_thresholds, sources
 from ui.text import DocumentError, UploadRejected, count, md_escape
 from ui.uploads import (
     check_size,
@@ -41,9 +42,13 @@ class ChangeNotLive(DocumentError):
     """The index was updated, but does not show a document action's change (undone on the docs folder)."""
 
 
-READER_LABELS = {
-    "neural": "Trained reader: a small language model fine-tuned to find answers (best)",
-    "baseline": "Rule-based reader: ranks sentences, then picks a name, date or amount (fast, weaker)",
+READER_LABELS = {  # short enough for the dropdown; what each one is is said in its info line
+    "neural": "Trained reader (best)",
+    "baseline": "Rule-based reader (fast)",
+}
+READER_INFO = {
+    "neural": "Trained: a small language model fine-tuned to find answers.",
+    "baseline": "Rule-based: ranks sentences, then picks a name, date or amount.",
 }
 
 
@@ -89,13 +94,45 @@ class Assistant:
     def docs_dir(self) -> Path:
         return self.pipe.docs_dir
 
-    def ask(self, question: str, top_k: int, threshold: float | None = None, reader: str | None = None) -> Result:
-        """``Pipeline.ask`` with this session's reader and threshold; raises UsageError for a bad question."""
-        name = reader or self.pipe.reader.name
+    def ask(
+        self,
+        question: str,
+        top_k: int,
+        threshold: float | None = None,
+        reader: str | None = None,
+        sources: Collection[str] | None = None,
+        search: str | None = None,
+    ) -> Result:
+        """``Pipeline.ask`` with this session's reader and threshold, in the files it chose (``sources``,
+        None: all), retrieving with ``search`` (a follow-up with its subject); UsageError for a bad question."""
+        chosen = self.reader_named(reader)
+        extra = {k: v for k, v in (("sources", sources), ("search", search)) if v is not None}
+        with self.lock:
+            return self.pipe.ask(question, top_k=top_k, threshold=threshold, reader=chosen, **extra)
+
+    def reader_named(self, name: str | None) -> Reader:
+        """The loaded reader ``name`` (None: the pipeline's own); UsageError when it is not loaded."""
+        name = name or self.pipe.reader.name
         if name not in self.readers:
             raise UsageError(f"the {name} reader is not available; choose one of: {', '.join(self.readers)}")
+        return self.readers[name]
+
+    def levels(self, reader: str | None = None) -> dict[str, float]:
+        """The threshold of each named level for ``reader`` (``ui.reply.level_thresholds``)."""
+        chosen = self.reader_named(reader)
+        return level_thresholds(chosen.threshold, getattr(chosen, "confidence_cutoffs", None))
+
+    def other_answer(self, result: Result, threshold: float | None = None, reader: str | None = None) -> Answer | None:
+        """What the retrieved passages of the *other* files answer, if the reader is sure enough of it:
+        so that a reply can say when two files disagree (an old copy of a handbook and a new one)."""
+        answer = result.answer
+        if answer is None:
+            return None
+        others = [p for p in result.passages if p.source != answer.source]
+        if not others:
+            return None
         with self.lock:
-            return self.pipe.ask(question, top_k=top_k, threshold=threshold, reader=self.readers[name])
+            return self.pipe.answer(result.question, others, threshold, self.reader_named(reader)).answer
 
     def text_of(self, source: str) -> str | None:
         """The text the offsets of ``source`` index: the index's extracted text (html, pdf, docx), else the file."""
@@ -114,9 +151,15 @@ class Assistant:
         return None if index is None else index.location_of(source, offset)
 
     def reply(
-        self, result: Result, reader: str | None = None, threshold: float | None = None, seconds: float = 0.0
+        self,
+        result: Result,
+        reader: str | None = None,
+        threshold: float | None = None,
+        seconds: float = 0.0,
+        context: Context | None = None,
     ) -> str:
-        """The chat reply for ``result``, with its own sources: ``reader``/``threshold`` as it was asked."""
+        """The chat reply for ``result``, with its own sources: ``reader``/``threshold`` as it was asked,
+        ``context`` its place in the conversation."""
         chosen = self.readers[reader or self.pipe.reader.name]
         calibrated = chosen.threshold
         text_of = functools.cache(self.text_of)  # each document read once per reply
@@ -124,8 +167,11 @@ class Assistant:
         answer = result.answer
         found = None if answer is None else excerpt(answer, text_of, self.location_of, mark=answer)
         used = calibrated if threshold is None else threshold
+        if context is not None and context.other is not None:
+            other = context.other
+            context = replace(context, other_found=excerpt(other, text_of, self.location_of, mark=other))
         return format_reply(
-            result, shown, found, calibrated, used, seconds, getattr(chosen, "confidence_cutoffs", None)
+            result, shown, found, calibrated, used, seconds, getattr(chosen, "confidence_cutoffs", None), context
         )
 
     def document(self, source: str) -> Extracted:
@@ -173,6 +219,8 @@ class Assistant:
         check_upload(data, source)
         with self.index_lock:
             path = self._path_of(source)
+            if path.read_bytes() == data:  # a browser sends the same file again: nothing to index
+                return f"**{md_escape(source)}** is unchanged: the file chosen is the same as the one in use."
             with self._in_step(), set_aside(self.docs_dir, source):
                 write_new(path, self.docs_dir, data)
                 report = self._reindex(source, data)

@@ -34,6 +34,12 @@ header p { margin: 0.25rem 0 0; color: #4b5563; }
 mark { background: #fde68a; color: #000; font-weight: 700; border-radius: 3px; scroll-margin-top: 40vh; }
 .page::before { content: "Page " attr(data-page); display: block; margin: 1.5rem 0 0.5rem; color: #6b7280;
                 font-size: 0.85rem; border-top: 1px solid #e5e7eb; padding-top: 0.5rem; }
+@media (prefers-color-scheme: dark) {  /* as the chat: Gradio follows the system's dark mode too */
+  body { color: #e5e7eb; background: #0b0f19; }
+  header { background: #111827; border-bottom-color: #374151; }
+  header p { color: #d1d5db; }
+  .page::before { color: #9ca3af; border-top-color: #374151; }
+}
 """
 DOCUMENT_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; font-src 'self'; base-uri 'none'",

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import html
+import math
 import re
 import urllib.parse
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+from rag.documents.formats import is_plain
 from rag.reader.confidence import label as confidence
-from rag.reader.confidence import log_odds  # noqa: F401  (the chat's tests read the scale here)
+from rag.reader.confidence import log_odds  # the chat's tests read the scale here too
 from rag.types import Answer, Passage, Result, Span, located, place
 
 NOT_FOUND = "Not found in the documents."
@@ -29,6 +31,52 @@ THRESHOLD_STEP = 0.01  # the threshold slider's step
 def on_slider(value: float) -> float:
     """``value`` as the threshold slider shows it, rounded to its step (0.0459 is shown as 0.05)."""
     return round(round(value / THRESHOLD_STEP) * THRESHOLD_STEP, 2)
+
+
+# What each label means, in the words the reply shows on hover: the labels are measured on questions
+# the reader was not trained on (rag.reader.confidence), so they say how often such answers held.
+LABEL_MEANING = {
+    "high": "High confidence: on questions it had not seen before, answers the reader was this sure of "
+    "were the most often exactly right. Still worth a glance at the quoted sentence.",
+    "medium": "Medium confidence: answers like this were often right in testing, but not always. "
+    "Check the quoted sentence.",
+    "low": "Low confidence: the reader found a possible answer but is unsure. Read the quoted sentence "
+    "and the sources before relying on it.",
+}
+NOT_FOUND_MEANING = (
+    "The reader answers only when it is sure enough (Settings: How sure before answering). These passages came closest."
+)
+SOURCES_NOTE = "Best first, grouped by file. A click on a place opens the document there, highlighted."
+
+# The threshold as a person chooses it: named levels, stricter from top to bottom. The default is the
+# reader's own calibrated value; the stricter ones are where its labels say medium and high.
+ALWAYS, RECOMMENDED, FAIRLY_SURE, SURE = (
+    "Always answer, even a guess",
+    "When it has a lead (recommended)",
+    "Only when fairly sure",
+    "Only when sure",
+)
+LEVELS = (ALWAYS, RECOMMENDED, FAIRLY_SURE, SURE)
+
+
+def level_thresholds(calibrated: float, cutoffs: Mapping[str, float] | None = None) -> dict[str, float]:
+    """The probability each named level answers from, for a reader abstaining below ``calibrated``:
+    "fairly sure" and "sure" are where its answers are labelled medium and high (its measured
+    cut-offs, else the labels' fallback rule of 20 and 400 times the threshold's odds)."""
+
+    def from_odds(steps: float) -> float:
+        return 1 / (1 + math.exp(-(log_odds(calibrated) + steps + 1e-9)))  # on the label's side of the step
+
+    medium = (cutoffs or {}).get("medium", from_odds(3.0))
+    high = (cutoffs or {}).get("high", from_odds(6.0))
+    medium = max(medium, calibrated)
+    return {ALWAYS: 0.0, RECOMMENDED: calibrated, FAIRLY_SURE: medium, SURE: max(high, medium)}
+
+
+def levels_note(name: str, thresholds: Mapping[str, float]) -> str:
+    """The numbers behind the levels, for those who want them (secondary: shown small)."""
+    numbers = ", ".join(f"{thresholds[level]:.2f}" for level in LEVELS)
+    return f"For the {name}, these levels answer from a probability of {numbers}."
 
 
 # --- sentences around a span -----------------------------------------------------------------
@@ -178,18 +226,25 @@ def excerpt(
         start, end = base + cut.start, base + cut.end
         if (item.source, start, end) in shown:
             continue
-        location = location_of(item.source, start)
+        location = location_of(item.source, start) or located(item)
+        if location is None and whole and is_plain(item.source):  # a line means something only in a file as stored
+            location = line_of(text, start)
         return Excerpt(
             source=item.source,
             start=start,
             end=end,
             text=text[cut.start : cut.end],
-            location=location or located(item),
+            location=location,
             mark=mark.span if mark is not None and i == 0 else None,
             cut_before=cut.cut_before or (not whole and cut.start == 0 and base > 0),
             cut_after=cut.cut_after or (not whole and cut.end == len(text)),
         )
     return None
+
+
+def line_of(text: str, offset: int) -> str:
+    """``line N``: where ``offset`` lies in a text without pages or headings, as an editor numbers lines."""
+    return f"line {text.count(chr(10), 0, offset) + 1}"
 
 
 def holds(passage: Passage, answer: Answer | None) -> bool:
@@ -246,19 +301,79 @@ def cite(source: str, location: str | None, start: int, end: int, text: str) -> 
 
 
 def source_item(ex: Excerpt) -> str:
+    """One passage of a file's group: its place in the file (the link) and its sentence."""
     span = ex.mark or ex.span
     text = ex.text[span.start - ex.start : span.end - ex.start]
-    link = cite(ex.source, ex.location, span.start, span.end, text)
+    href = html.escape(document_href(ex.source, span.start, span.end, text))
+    where = html.escape(ex.location or "open the document")
+    title = html.escape(place(ex.source, ex.location))
+    link = f'<a class="cite" href="{href}" target="_blank" title="{title}">{where}</a>'
     return f'<li>{link}<div class="excerpt">{marked(ex)}</div></li>'
 
 
+def by_file(shown: Sequence[Excerpt]) -> dict[str, list[Excerpt]]:
+    """The excerpts grouped by file, the files in the order of their best passage."""
+    groups: dict[str, list[Excerpt]] = {}
+    for ex in shown:
+        groups.setdefault(ex.source, []).append(ex)
+    return groups
+
+
 def sources_block(shown: Sequence[Excerpt], title: str, note: str) -> str:
-    """The sources under a reply, collapsed: one item per passage, best first, and a details line."""
-    items = "".join(source_item(ex) for ex in shown)
-    return (
-        f'<details class="sources"><summary>{html.escape(title)} ({len(shown)})</summary>'
-        f'<ol>{items}</ol><p class="details">{html.escape(note)}</p></details>'
+    """The sources under a reply, collapsed: each file named once, then its passages (best first),
+    each with its place in the file (page, slide, row, section or line) and its sentence."""
+    groups = by_file(shown)
+    files = "".join(
+        f'<li class="file"><span class="file-name">{html.escape(source)}</span>'
+        f"<ol>{''.join(source_item(ex) for ex in items)}</ol></li>"
+        for source, items in groups.items()
     )
+    in_files = f" in {len(groups)} files" if len(groups) > 1 else ""
+    return (
+        f'<details class="sources"><summary>{html.escape(title)} ({len(shown)}{in_files})</summary>'
+        f'<ul class="files">{files}</ul><p class="details">{html.escape(note)}</p></details>'
+    )
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a reply says about its place in the conversation: how a follow-up was read (``read_as``),
+    the file of the previous answer (to point out a change of file), and a different answer that
+    another file gives (``other``, with its sentence ``other_found``)."""
+
+    read_as: str | None = None
+    previous_source: str | None = None
+    other: Answer | None = None
+    other_found: Excerpt | None = None
+
+
+def same_answer(a: str, b: str) -> bool:
+    """Whether two answers say the same thing, ignoring case, spacing and punctuation."""
+    return word_text(a) == word_text(b)
+
+
+def word_text(text: str) -> str:
+    return " ".join(w.lower() for w in _WORD.findall(text))
+
+
+def context_notes(answer: Answer, context: Context) -> str:
+    """The lines under an answer about the conversation: how a follow-up was read, a change of file,
+    and another file that disagrees."""
+    notes = f'<p class="read-as">Read as: {inline(context.read_as)}</p>' if context.read_as else ""
+    if context.previous_source and context.previous_source != answer.source:
+        notes += (
+            f'<p class="switch">From a different file than the previous answer: '
+            f"<b>{inline(answer.source)}</b> (before: {inline(context.previous_source)}).</p>"
+        )
+    other = context.other
+    if other is not None and other.source != answer.source and not same_answer(other.text, answer.text):
+        location = located(other) or (context.other_found.location if context.other_found else None)
+        link = cite(other.source, location, other.start, other.end, other.text)
+        notes += (
+            f'<p class="disagree">⚠️ Another file says otherwise: <strong>{inline(other.text)}</strong> '
+            f"({link}). Check which one is current.</p>"
+        )
+    return notes
 
 
 def format_reply(
@@ -269,30 +384,35 @@ def format_reply(
     used: float,
     seconds: float,
     cutoffs: Mapping[str, float] | None = None,
+    context: Context | None = None,
 ) -> str:
     """The chat reply as one HTML block: the answer, the sentence it is copied from with the answer
     marked, its confidence label, a link to the document and the time taken, then the sources
     (collapsed). An abstention says so and still lists the closest passages.
 
     ``calibrated`` is the reader's own threshold and ``cutoffs`` its measured label cut-offs (the
-    labels' reference), ``used`` the threshold applied.
+    labels' reference), ``used`` the threshold applied (kept for callers; no number is shown).
     """
     answer = result.answer
+    context = context or Context()
     took = f'<span class="took">{seconds:.1f} s</span>'
+    read_as = f'<p class="read-as">Read as: {inline(context.read_as)}</p>' if context.read_as else ""
     if answer is None:
-        meta = ["The closest passages are listed below." if shown else "", took]
-        head = f'<p class="answer abstained">{NOT_FOUND}</p>'
-        block = sources_block(shown, "Closest passages", f"The reader answers from a probability of {used:.2f}.")
-    else:
-        label = confidence(answer.score, calibrated, cutoffs)
-        tip = f"The reader's probability for this answer is {answer.score:.2f}; it answers from {used:.2f}."
-        meta = [
-            f'<span class="confidence {label}" title="{html.escape(tip)}">{label} confidence</span>',
-            cite(answer.source, located(answer), answer.start, answer.end, answer.text),
+        meta = " · ".join(m for m in ["The closest passages are listed below." if shown else "", took] if m)
+        head = f'<p class="answer abstained">{NOT_FOUND}</p>{read_as}<p class="meta">{meta}</p>'
+        return f'<div class="reply">{head}{sources_block(shown, "Closest passages", NOT_FOUND_MEANING)}</div>'
+    label = confidence(answer.score, calibrated, cutoffs)
+    location = located(answer) or (found.location if found is not None else None)
+    meta = " · ".join(
+        [
+            f'<span class="confidence {label}" title="{html.escape(LABEL_MEANING[label])}">{label} confidence</span>',
+            f"from {cite(answer.source, location, answer.start, answer.end, answer.text)}",
             took,
         ]
-        head = f'<p class="answer"><strong>{inline(answer.text)}</strong></p>'
-        if found is not None:
-            head += f'<blockquote class="quote">{marked(found)}</blockquote>'
-        block = sources_block(shown, "Sources", tip) if shown else ""
-    return f'<div class="reply">{head}<p class="meta">{" · ".join(m for m in meta if m)}</p>{block}</div>'
+    )
+    head = f'<p class="answer"><strong>{inline(answer.text)}</strong></p>'
+    if found is not None:
+        head += f'<blockquote class="quote">{marked(found)}</blockquote>'
+    head += f'<p class="meta">{meta}</p>{context_notes(answer, context)}'
+    block = sources_block(shown, "Sources", SOURCES_NOTE) if shown else ""
+    return f'<div class="reply">{head}{block}</div>'

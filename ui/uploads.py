@@ -22,7 +22,9 @@ from pathlib import Path
 from rag.documents.formats import DOC_SUFFIXES, extract, is_plain
 from ui.text import DocumentError, UploadRejected, md_escape
 
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+MB = 1_000_000  # one unit everywhere: 1 MB is 10^6 bytes, as file managers count it
+MAX_UPLOAD_BYTES = 5 * MB
+LIMIT = f"{MAX_UPLOAD_BYTES / MB:g} MB"  # what the page and refusals call the limit
 KINDS = f"{', '.join(DOC_SUFFIXES[:-1])} or {DOC_SUFFIXES[-1]}"  # what the page and refusals name
 MAX_STEM_CHARS = 100
 
@@ -30,10 +32,33 @@ MAX_STEM_CHARS = 100
 # --- uploads ---------------------------------------------------------------------------------
 
 
+def megabytes(size: int) -> str:
+    """``6.0 MB``: a size in MB (10^6 bytes), to one decimal."""
+    return f"{size / MB:.1f} MB"
+
+
 def too_large(size: int) -> str:
-    """The one message for a file over the size limit: the page shows it before uploading, the server after."""
-    shown = math.ceil(size / 2**20 * 10) / 10  # rounded up: 5 MB and one byte is "5.1 MB", over the limit
-    return f"the file is {shown:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB"
+    """The one message for a file over the size limit: the page shows it before uploading, the server after.
+
+    Rounded to one decimal like every size the page shows, but never down to the limit itself: a file
+    one byte over 5 MB is "5.1 MB", not "5.0 MB; the limit is 5 MB"."""
+    shown = max(round(size / MB, 1), math.floor(MAX_UPLOAD_BYTES / MB * 10 + 1) / 10)
+    return f"the file is {shown:.1f} MB; the limit is {LIMIT}"
+
+
+EXCEPTION_NAME = re.compile(r"\b[A-Z]\w*(?:Error|Exception): ")
+
+
+def plain_reason(why: str) -> str:
+    """A reader's refusal in the user's words: "this PDF is damaged: stream has ended unexpectedly",
+    not "the file cannot be read (not a readable PDF (PdfStreamError: Stream has ended unexpectedly))";
+    other reasons keep "the file cannot be read (...)", without exception names."""
+    damaged = re.fullmatch(r"not a readable (PDF|\.\w+) \((?:\w+: )?(.*)\)", why, re.S)
+    if damaged:
+        kind, detail = damaged.groups()
+        kind = kind if kind == "PDF" else f"{kind} file"
+        return f"this {kind} is damaged: {detail[:1].lower()}{detail[1:]}".rstrip(".")
+    return f"the file cannot be read ({EXCEPTION_NAME.sub('', why)})"
 
 
 def not_done(action: str, name: str, why: str) -> str:
@@ -74,7 +99,7 @@ def check_upload(data: bytes, name: str) -> str:
     except ValueError as exc:
         if is_plain(name):
             raise UploadRejected(f"the file cannot be read as text ({exc}); save it as UTF-8 plain text") from None
-        raise UploadRejected(f"the file cannot be read ({exc})") from None
+        raise UploadRejected(plain_reason(str(exc))) from None
     if not text.strip():
         raise UploadRejected("the file has no text")
     return text

@@ -16,6 +16,8 @@ reddit (same crowdsourcing protocol as SQuAD; best at 0.6-0.7) peaks at 0.5.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 
 from rag.errors import UsageError
@@ -36,18 +38,36 @@ class Retriever:
             raise UsageError(f"unknown retriever {mode!r}; choose one of: {', '.join(MODES)}")
         self.index, self.embedder, self.mode, self.alpha = index, embedder, mode, MODES[mode]
 
-    def search(self, question: str, k: int) -> list[Passage]:
+    def search(self, question: str, k: int, sources: Collection[str] | None = None) -> list[Passage]:
+        """The ``k`` best passages for ``question``; given ``sources``, only passages of those files
+        (every chunk of them is scored, so a file the question matches weakly still gets its best)."""
         n = len(self.index.chunks)
         if n == 0 or k <= 0:
             return []
-        depth = min(n, max(MIN_CANDIDATES, 4 * k))
-        rows, scores = self._fused(question, depth)
+        if sources is not None:
+            rows, scores = self._within(question, set(sources))
+        else:
+            rows, scores = self._fused(question, min(n, max(MIN_CANDIDATES, 4 * k)))
         order = np.argsort(-scores, kind="stable")[:k]
         chunks = self.index.chunks
         return [
             Passage(chunks[r].source, chunks[r].start, chunks[r].end, chunks[r].text, round(float(s), 4))
             for r, s in zip(rows[order], scores[order])
         ]
+
+    def _within(self, question: str, sources: set[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Every chunk of ``sources`` and its fused score: a chosen file is searched whole, not only
+        where it made the corpus-wide candidate list."""
+        rows = np.array([r for r, c in enumerate(self.index.chunks) if c.source in sources], dtype=np.int64)
+        fused = np.zeros(len(rows), dtype=np.float32)
+        if len(rows) == 0:
+            return rows, fused
+        if self.alpha < 1.0:
+            query = self.embedder.encode([question])[0]
+            fused += (1.0 - self.alpha) * (self.index.vectors_at(rows) @ query)
+        if self.alpha > 0.0:
+            fused += self.alpha * self.index.lexical.scores(question)[rows]
+        return rows, fused
 
     def _fused(self, question: str, depth: int) -> tuple[np.ndarray, np.ndarray]:
         """Candidate rows and their fused scores."""
