@@ -22,3 +22,7 @@ def test_cutoff_is_the_lowest_score_keeping_the_precision():
     assert cutoff(answers, 0.99) == 0.99 - 39 * 0.001
     assert cutoff(answers[:10], 0.5) is None  # too few answers to set a cut-off
     assert cutoff([(0.9, False)] * 50, 0.5) is None
+
+
+def test_a_level_no_score_reached_on_held_out_data_is_never_given():
+    assert label(0.999, 0.05, {"medium": 0.8}) == "medium" and label(0.999, 0.05, {}) == "low"

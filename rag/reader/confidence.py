@@ -27,7 +27,7 @@ def log_odds(p: float) -> float:
 
 def label(score: float, threshold: float, cutoffs: Mapping[str, float] | None = None) -> str:
     """``high``, ``medium`` or ``low`` for an answer of ``score`` from a reader abstaining below ``threshold``."""
-    if cutoffs:
+    if cutoffs is not None:  # measured: a level no score reached is never given
         return next((name for name in ("high", "medium") if name in cutoffs and score >= cutoffs[name]), "low")
     margin = log_odds(score) - log_odds(threshold)
     return next((name for step, name in LOG_ODDS_STEPS if margin >= step), "low")
