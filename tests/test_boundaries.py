@@ -100,3 +100,9 @@ def test_an_unclosed_opening_bracket_is_dropped_from_the_start():
     assert text[slice(*whole_tokens(text, i, text.index("⟩")))] == "https://debbugs.gnu.org/grep"
     j = text.index("(fixed)")
     assert text[slice(*whole_tokens(text, j, j + 7))] == "(fixed)"
+
+
+def test_a_narrow_column_wraps_softly_even_between_capitalised_lines():
+    column = "The fund was set up by\nthe Kellerman\nTrust in 1990 and\nKellerman Foundation\nTrust officers run it."
+    assert cut(column, "Kellerman\nTrust") == "Kellerman\nTrust"
+    assert cut(column, "Kellerman Foundation\nTrust") == "Kellerman Foundation\nTrust"

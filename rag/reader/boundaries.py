@@ -33,8 +33,9 @@ TRAILING = ".,;:!?"  # sentence punctuation after a token is not part of it
 OPENING = "<([{\u27e8\u2039\u00ab\"'"  # brackets and quotes a token may sit in: <URL>, \u27e8URL\u27e9
 HEADING_MAX_WORDS = 8
 HEADING_MAX_CHARS = 60
+HEADING_SHORTER = 0.6  # a heading among body lines is at most this share of the longer neighbour
 SECTION_NUMBER = re.compile(r"\s*(?:\d+\.)*\d+\.?\s+\S")
-LIST_ITEM = re.compile(r"\s*(?:[-*\u2022]\s|\d+[.)]\s|--?\w)")
+LIST_ITEM = re.compile(r"\s*(?:[-*\u2022]\s|\d+[.)]\s|--?\w|[A-Z][\w .()/-]{0,30}:\s)")  # or a "Field: value" line
 
 
 def technical_tokens(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
@@ -81,11 +82,10 @@ def whole_tokens(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def line_at(text: str, pos: int) -> str:
-    """The whole line of ``text`` that holds position ``pos``."""
-    lo = text.rfind("\n", 0, pos) + 1
+def line_bounds(text: str, pos: int) -> tuple[int, int]:
+    """``[lo, hi)`` of the whole line of ``text`` that holds position ``pos`` (no line break)."""
     hi = text.find("\n", pos)
-    return text[lo : len(text) if hi < 0 else hi]
+    return text.rfind("\n", 0, pos) + 1, len(text) if hi < 0 else hi
 
 
 def heading_like(line: str) -> bool:
@@ -102,21 +102,31 @@ def heading_like(line: str) -> bool:
     )
 
 
-def titled(line: str) -> bool:
-    """A numbered ("3.1 Invoking X") or title-cased heading: a strong sign, unlike a short line that
-    may be a soft wrap."""
-    words = [w for w in line.split() if len(w) > 3 and w[0].isalpha()]
-    return bool(SECTION_NUMBER.match(line)) or (bool(words) and all(w[0].isupper() for w in words))
+def is_heading(text: str, pos: int) -> bool:
+    """Whether the line holding ``pos`` is a heading *in its place*: heading-like, and numbered
+    ("3.1 Invoking X"), or first in its block (start of text or after a blank line), or clearly
+    shorter than the lines around it. Narrow columns and OCR text wrap every few words, so a short
+    line alone is not a heading."""
+    lo, hi = line_bounds(text, pos)
+    line = text[lo:hi]
+    if not heading_like(line):
+        return False
+    if SECTION_NUMBER.match(line):
+        return True
+    prev = text[line_bounds(text, lo - 1)[0] : lo - 1] if lo > 0 else ""
+    nxt = text[hi + 1 : line_bounds(text, hi + 1)[1]] if hi < len(text) else ""
+    if not prev.strip():
+        return True
+    return len(line.strip()) <= HEADING_SHORTER * max(len(prev.strip()), len(nxt.strip()))
 
 
 def one_line(text: str, start: int, end: int) -> tuple[int, int]:
     """``[start, end)`` cut at each hard line break it crosses, keeping the piece the answer is in:
-    the part before a list item, a blank line or a heading-like line (the answer ran on into it),
-    else the part after a heading-like line (a heading glued to its first line). A soft wrap inside a
-    sentence is left alone."""
+    the part before a list item, a blank line or a heading (the answer ran on into it), else the
+    part after a heading (a heading glued to its first line). A soft wrap inside a sentence, or in a
+    narrow column, is left alone."""
     pos = start
     while (nl := text.find("\n", pos, end)) >= 0:
-        before, after = line_at(text, nl - 1) if nl > start else "", line_at(text, nl + 1)
         nxt = nl + 1
         while nxt < end and text[nxt].isspace():
             nxt += 1
@@ -125,9 +135,10 @@ def one_line(text: str, start: int, end: int) -> tuple[int, int]:
         if not text[start:nl].strip():  # only space before it
             start = pos = nxt
             continue
-        if not after.strip() or LIST_ITEM.match(after) or heading_like(after):
+        after = text[nl + 1 : line_bounds(text, nl + 1)[1]]
+        if not after.strip() or LIST_ITEM.match(after) or is_heading(text, nl + 1):
             return start, len(text[:nl].rstrip())
-        if heading_like(before) and (titled(before) or not after.lstrip()[0].islower()):
+        if is_heading(text, nl - 1):
             start = pos = nxt
         else:
             pos = nl + 1
