@@ -1,0 +1,33 @@
+"""The follow-up set (eval/followups.jsonl) and the reading that rag.ask, the chat and eval share."""
+
+import json
+
+from rag.followup import read, read_after, subject_after
+
+from .conftest import ROOT, SEEDS
+
+PAIRS = ROOT / "eval" / "followups.jsonl"
+
+
+def test_the_follow_up_set_is_honest():
+    """At least 20 pairs, gold copied exactly from the seed, none of eval/gold.jsonl's questions."""
+    seed = "".join(p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt")))
+    gold = {json.loads(line)["question"] for line in (ROOT / "eval" / "gold.jsonl").read_text().splitlines() if line}
+    pairs = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(pairs) >= 20 and len({p["id"] for p in pairs}) == len(pairs)
+    for p in pairs:
+        assert p["first"] not in gold and p["question"] not in gold
+        assert all(a in seed for a in p["first_answers"] + p["answers"]), p["id"]
+        assert p["unanswerable"] == (not p["answers"])
+
+
+def test_read_after_carries_the_subject_as_the_chat_does():
+    """The chat updates its subject after each question; read_after replays that over a history."""
+    history = ["How much is Stargate worth?", "and who is in it?"]
+    subject: tuple[str, ...] = ()
+    for question in history:
+        subject = subject_after(read(question, subject))
+    assert read_after("when was that?", history) == read("when was that?", subject)
+    assert read_after("when was that?", history).search == "when was that? Stargate"
+    assert read_after("and who is in it?").search == "and who is in it?"  # no history: read alone
+    assert read_after("What is the capital of France?", history).subject == ()
