@@ -1,8 +1,12 @@
 """python -m rag.ask: answer a question from your documents, with its exact citation.
 
 With no question argument, questions are read one per line from stdin (models and index load
-once); with --json each answer is one JSON object per line. With --ray they are spread over actors of a
-Ray cluster, each loading the index and models once, and answered in input order.
+once); with --json each answer is one JSON object per line. A stdin line may also be a JSON object,
+``{"question": "and who is in it?", "history": ["How much is Stargate worth?"]}``: the question is
+then read as a follow-up of its history, as the chat reads it (``rag.followup``), and the answer
+gains ``searched_as``; ``--after`` does the same for a question argument. With --ray they are
+spread over actors of a Ray cluster, each loading the index and models once, and answered in input
+order.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import argparse
 import json
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
@@ -19,6 +23,7 @@ from typing import TYPE_CHECKING
 from rag.cli import add_answering_args, add_corpus_args, add_ray_args, reader_from_args, run
 from rag.documents.folder import check_docs_dir
 from rag.errors import UsageError
+from rag.followup import Reading, read_after
 from rag.pipeline import Pipeline, validate_question
 from rag.types import Answer, Passage, Result, where
 
@@ -34,7 +39,10 @@ DESCRIPTION = (
     "range; when the documents do not hold the answer, say so. The index is built or updated first when needed "
     "(said on stderr). With no question argument, questions are read one per line from stdin and the models load "
     "once; with --json each answer is one JSON object per line, and a bad line becomes a JSON error line while "
-    "the rest are still answered. --reader-model DIR reads with any local Hugging Face extractive-QA checkpoint "
+    'the rest are still answered. A stdin line may be a JSON object, {"question": ..., "history": [earlier '
+    'questions, oldest first]}: a short follow-up ("and who is in it?") is then searched with the subject of its '
+    'history, as the chat does, and its JSON answer adds "searched_as"; --after Q does the same for a question '
+    "argument. --reader-model DIR reads with any local Hugging Face extractive-QA checkpoint "
     "(its rag_reader.json, if any, gives the threshold, else 0.5); --read-context C lets the reader also see C "
     "characters of the document on each side of every passage (off by default). --ray ADDRESS spreads the stdin "
     "questions over actors of a Ray cluster, each loading the index and models once; answers keep the input order."
@@ -47,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=textwrap.fill(DESCRIPTION, 100),
         epilog=f'Examples:\n  python -m rag.ask "{EXAMPLE}"\n'
         f'  python -m rag.ask --json "{EXAMPLE}"\n'
+        '  python -m rag.ask --json --after "How much is Stargate worth?" "and who is in it?"\n'
         "  printf 'q1\\nq2\\n' | python -m rag.ask --json   (one JSON object per line)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -54,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_corpus_args(parser)
     add_answering_args(parser, "passages to retrieve and show")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument(
+        "--after",
+        action="append",
+        default=[],
+        metavar="Q",
+        help="an earlier question of the conversation (repeat, oldest first): a follow-up question is searched "
+        "with its subject, as in the chat",
+    )
     add_ray_args(parser, "answer the stdin questions")
     return parser
 
@@ -89,12 +106,67 @@ def format_human(result: Result) -> str:
     return "\n".join(lines)
 
 
-def render(result: Result, as_json: bool) -> str:
-    return json.dumps(result.to_dict(), ensure_ascii=False) if as_json else format_human(result)
+@dataclass(frozen=True)
+class Request:
+    """One question to answer; ``history``: the conversation's earlier questions, oldest first (None: asked
+    alone, and the answer's JSON is exactly as before; a list, even empty: it gains ``searched_as``)."""
+
+    question: str
+    history: tuple[str, ...] | None = None
 
 
-def emit(result: Result, as_json: bool) -> None:
-    print(render(result, as_json), flush=True)
+def request_of(line: str) -> Request:
+    """The request on one stdin line: a JSON object ``{"question": ..., "history": [...]}``, else the
+    line itself is the question (old inputs unchanged; no question starts with "{" and ends with "}")."""
+    stripped = line.strip()
+    if not (stripped.startswith("{") and stripped.endswith("}")):
+        return Request(line)
+    try:
+        given = json.loads(stripped)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"a line in braces must be a JSON object: {exc}") from None
+    if not isinstance(given, dict) or not isinstance(given.get("question"), str):
+        raise UsageError('a JSON line needs a "question" string')
+    history = given.get("history")
+    if history is None:
+        return Request(given["question"])
+    if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
+        raise UsageError('"history" must be a list of the earlier questions (strings), oldest first')
+    return Request(given["question"], tuple(history))
+
+
+def ask(pipe: Pipeline, request: Request) -> tuple[Result, Reading | None]:
+    """The answer to ``request``, and how it was read when it came with a history (None: alone). Only
+    retrieval sees the carried subject; the reader reads the question as typed, as in the chat."""
+    if request.history is None:
+        return pipe.ask(request.question), None
+    validate_history(request.history)
+    reading = read_after(validate_question(request.question), request.history)
+    return pipe.ask(request.question, search=reading.search), reading
+
+
+def validate_history(history: Sequence[str]) -> None:
+    """The limits of a question apply to each earlier one too (a UsageError that says it is the history's)."""
+    for i, earlier in enumerate(history, 1):
+        try:
+            validate_question(earlier)
+        except UsageError as exc:
+            raise UsageError(f"history question {i}: {exc}") from None
+
+
+def render(result: Result, as_json: bool, reading: Reading | None = None) -> str:
+    """The answer as printed; a question read with its history says how (``searched_as``; "Read as:")."""
+    if as_json:
+        shown = result.to_dict()
+        if reading is not None:
+            shown["searched_as"] = reading.search
+        return json.dumps(shown, ensure_ascii=False)
+    human = format_human(result)
+    return human if reading is None or reading.shown is None else f"Read as: {reading.shown}\n{human}"
+
+
+def emit(result: Result, as_json: bool, reading: Reading | None = None) -> None:
+    print(render(result, as_json, reading), flush=True)
 
 
 @dataclass(frozen=True)
@@ -107,11 +179,16 @@ class Reply:
 
 
 def reply(pipe: Pipeline, raw: bytes, as_json: bool) -> Reply:
-    """The answer to one stdin line; a bad line is an error reply (and, with --json, a JSON error line)."""
+    """The answer to one stdin line (a question, or a JSON object with its history); a bad line is an
+    error reply (and, with --json, a JSON error line)."""
+    request = None
     try:
-        return Reply(render(pipe.ask(raw.decode("utf-8", "surrogateescape")), as_json))
+        request = request_of(raw.decode("utf-8", "surrogateescape"))
+        result, reading = ask(pipe, request)
+        return Reply(render(result, as_json, reading))
     except UsageError as exc:
-        shown = raw.decode("utf-8", "backslashreplace").rstrip("\r\n")
+        text = raw if request is None else request.question.encode("utf-8", "surrogateescape")  # a JSON line's question
+        shown = text.decode("utf-8", "backslashreplace").rstrip("\r\n")
         out = json.dumps({"question": shown, "error": str(exc)}, ensure_ascii=False) if as_json else None
         return Reply(out, f"error: {exc}", exc.exit_code)
 
@@ -187,10 +264,15 @@ def _ask(argv: list[str] | None) -> int:
     args = parse_args(argv)
     if args.question is None and sys.stdin.isatty():
         raise UsageError("give a question, or pipe questions on stdin (one per line)")
+    if args.after and args.question is None:
+        raise UsageError(
+            '--after goes with a question argument; on stdin, give a line {"question": ..., "history": [...]}'
+        )
     if args.question is not None:
         if args.ray is not None:
             raise UsageError("--ray answers a batch of questions read from stdin; give no question argument")
         validate_question(args.question)  # fail fast, before models load
+        validate_history(args.after)
     check_docs_dir(args.docs)
     if args.ray is not None:
         return answer_on_ray(args)
@@ -198,7 +280,8 @@ def _ask(argv: list[str] | None) -> int:
     pipe.refresh()
     if args.question is None:
         return answer_stdin(pipe, args.json)
-    emit(pipe.ask(args.question), args.json)
+    result, reading = ask(pipe, Request(args.question, tuple(args.after) if args.after else None))
+    emit(result, args.json, reading)
     return 0
 
 

@@ -52,12 +52,12 @@ def test_json_schema(docs, tmp_path, capsys):
     payload = json.loads(out)
     assert set(payload) == {"question", "answer", "abstained", "passages"}
     assert payload["question"] == SEED_QUESTION and payload["abstained"] is False
-    assert set(payload["answer"]) == {"text", "source", "start", "end", "score", "page"}
+    assert set(payload["answer"]) == {"text", "source", "start", "end", "score", "page", "location"}
     assert payload["answer"]["page"] is None  # pages are for PDFs; the key is always there
     assert payload["answer"]["text"] == "CoreWeave"
     assert len(payload["passages"]) == 3
     for p in payload["passages"]:
-        assert set(p) == {"text", "source", "start", "end", "score", "page"} and p["page"] is None
+        assert set(p) == {"text", "source", "start", "end", "score", "page", "location"} and p["page"] is None
         assert isinstance(p["start"], int) and isinstance(p["score"], float)
     check_offsets(payload, docs)
 
@@ -140,3 +140,42 @@ def test_read_context_flag(docs, tmp_path, capsys):
     payload = json.loads(out)
     assert code == 0 and payload["answer"]["text"] == "CoreWeave"
     check_offsets(payload, docs)
+
+
+# --- follow-ups from the command line (#24): a "history" on a stdin JSON line, or --after ---------------
+
+
+def test_stdin_json_lines_carry_a_history_and_old_lines_still_work(docs, tmp_path, capsys, monkeypatch):
+    (docs / "fruit.txt").write_text("The Zanzibar mango harvest is led by Amina Juma every March.", encoding="utf-8")
+    follow = {"question": "and when is it?", "history": [SEED_QUESTION, "Who leads the Zanzibar mango harvest?"]}
+    lines = [
+        SEED_QUESTION,  # a plain line, as before
+        json.dumps(follow),
+        json.dumps({"question": SEED_QUESTION}),  # no history: the answer exactly as for a plain line
+        '{"question": 3}',
+        '{"question": "and who?", "history": "not a list"}',
+        "{not json}",
+        json.dumps({"question": "and who?", "history": ["  "]}),
+    ]
+    argv = ["--docs", str(docs), "--index", str(tmp_path / "ix"), "--json"]
+    code, out, err = run_ask(argv, capsys, "\n".join(lines) + "\n", monkeypatch)
+    got = [json.loads(line) for line in out.splitlines()]
+    assert code == 2 and len(got) == len(lines) and err.count("error:") == 4
+    assert got[0] == got[2] and set(got[0]) == {"question", "answer", "abstained", "passages"}
+    assert got[1]["question"] == "and when is it?" and got[1]["searched_as"] == "and when is it? Zanzibar"
+    assert got[1]["passages"][0]["source"] == "fruit.txt"  # searched with the subject: the mango file
+    check_offsets(got[1], docs)
+    assert all(set(g) == {"question", "error"} for g in got[3:])
+    assert got[3]["question"] == '{"question": 3}' and '"question" string' in got[3]["error"]
+    assert "list of the earlier questions" in got[4]["error"] and "JSON object" in got[5]["error"]
+    assert got[6]["question"] == "and who?" and "history question 1: the question is empty" in got[6]["error"]
+
+
+def test_after_flag_reads_a_follow_up_and_needs_a_question(docs, tmp_path, capsys, monkeypatch):
+    base = ["--docs", str(docs), "--index", str(tmp_path / "ix")]
+    code, out, _ = run_ask([*base, "--after", "How much is Stargate worth?", "and who is in it?"], capsys)
+    assert code == 0 and out.startswith("Read as: and who is in it? (about Stargate)\n")
+    code, out, _ = run_ask([*base, "--json", "--after", "How much is Stargate worth?", "and who is in it?"], capsys)
+    assert code == 0 and json.loads(out)["searched_as"] == "and who is in it? Stargate"
+    code, out, err = run_ask([*base, "--after", "x"], capsys, "and who?\n", monkeypatch)
+    assert code == 2 and out == "" and "--after goes with a question argument" in err
