@@ -115,12 +115,11 @@ class Pipeline:
         return [self.with_page(p) for p in self.retriever.search(question, k or self.top_k, sources)]
 
     def with_page(self, item: Cited) -> Cited:
-        """``item`` with the page (PDFs) and the location (``page 2``, ``slide 3``...) it starts at, from the
-        index's kept text; unchanged for .txt/.md, which have neither."""
-        kept = None if self.index is None else self.index.texts.get(item.source)
-        if kept is None:
+        """``item`` with the page (PDFs) and the location (``page 2``, ``slide 3``, ``section “Setup”``...) it
+        starts at, from the index; unchanged for a .txt, which has neither."""
+        if self.index is None:
             return item
-        page, location = kept.page_of(item.start), kept.location_of(item.start)
+        page, location = self.index.page_of(item.source, item.start), self.index.location_of(item.source, item.start)
         return item if (page, location) == (item.page, item.location) else replace(item, page=page, location=location)
 
     def reading(self, passages: Sequence[Passage]) -> list[Passage]:

@@ -23,12 +23,13 @@ def page_at(pages: Sequence[int], offset: int) -> int | None:
 def location_at(pages: Sequence[int], places: Sequence[tuple[int, str]], offset: int) -> str | None:
     """Where ``offset`` lies, as a person looks it up: ``page 2`` for a paged text, else the label of the
     last place starting at or before it (``slide 3``, ``sheet Staff, row 4``, ``section “Setup”``...);
-    None when neither says (a .txt file, text before a document's first heading)."""
+    None when neither says (a .txt file, text before a document's first heading, a place labelled "":
+    past the headings a file may keep)."""
     page = page_at(pages, offset)
     if page is not None:
         return f"page {page}"
     i = bisect.bisect_right(places, offset, key=lambda place: place[0])
-    return places[i - 1][1] if i else None
+    return (places[i - 1][1] or None) if i else None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ finds), so offsets index the file's decoded text. .html/.htm, .pdf (``rag.docume
 .docx are *extracted* into clean, readable text; offsets index that text, which the index
 keeps (``Index.text_of``). Extraction is deterministic (same bytes, same text), so
 ``text_of(docs, source)`` can always re-extract it to check a citation.
-Anything that cannot be read raises ValueError with a reason the user can act on.
+Headings are places (``section “Heading”``): HTML h1-h6, Word heading styles, Markdown headings
+(``rag.documents.markdown``). ``READER_VERSIONS`` says when a kind's reader changed, so indexes read
+its files again. Anything that cannot be read raises ValueError with a reason the user can act on.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import io
 import re
 import zipfile
 import zlib
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path, PurePath
 from typing import IO
 from xml.etree import ElementTree
 
+from rag.documents import ocr
 from rag.documents.encoding import (
     MAX_DETECTED_BYTES,
     SNIFF_BYTES,
@@ -30,6 +34,8 @@ from rag.documents.encoding import (
     too_large_to_detect,
     utf16_without_bom,
 )
+from rag.documents.markdown import text_places
+from rag.documents.parts import MARK, mark_visible, unmarked
 from rag.types import Extracted
 
 PLAIN_SUFFIXES = (".txt", ".md")
@@ -45,6 +51,22 @@ READERS = {
 }
 # Every kind the indexer reads: the one list the folder scan, the CLI's help and the chat's upload use.
 DOC_SUFFIXES = (*PLAIN_SUFFIXES, ".html", ".htm", ".pdf", ".docx", *READERS)
+# The version of each kind's reader: bump it when what a reader makes of the same bytes changes (its text,
+# offsets, places or encoding), and every index re-reads files of that kind once (``reader_version``).
+READER_VERSIONS = {
+    ".txt": 1,
+    ".md": 2,  # 2: headings are places
+    ".html": 2,  # 2: headings are places
+    ".htm": 2,
+    ".pdf": 1,
+    ".docx": 2,  # 2: heading paragraphs are places
+    ".odt": 1,
+    ".pptx": 1,
+    ".xlsx": 1,
+    ".csv": 1,
+    ".epub": 1,
+    ".eml": 1,
+}
 PAGE_SEPARATOR = "\n\n"  # between PDF pages; a blank line, so no chunk straddles two pages
 MAX_XML_BYTES = 64 * 2**20  # a .docx's document.xml, uncompressed, counted while reading: zip bombs
 MAX_XML_ELEMENTS = 2_000_000  # elements in it (31 million empty paragraphs fit in 271 KB zipped)
@@ -97,6 +119,17 @@ def check_utf8_file(path: Path, block: int = 1 << 20) -> bool:
             data = f.read(block)
 
 
+def reader_version(source: str) -> str:
+    """What reads ``source`` now, as recorded in the index beside each file: its kind's READER_VERSIONS
+    entry, and for a PDF whether OCR can read scanned pages (and in which languages), so a PDF read
+    without Tesseract is read again once it is installed."""
+    suffix = suffix_of(source)
+    version = f"{suffix}:{READER_VERSIONS.get(suffix, 0)}"
+    if suffix != ".pdf":
+        return version
+    return f"{version}+ocr:{ocr.languages()}" if ocr.tesseract() else f"{version}-ocr"
+
+
 def extract(source: str, data: bytes) -> Extracted:
     """The text of a file named ``source`` (only its suffix matters), and its page starts for PDFs."""
     suffix = suffix_of(source)
@@ -108,9 +141,9 @@ def extract(source: str, data: bytes) -> Extracted:
     if suffix == ".pdf":
         return pdf_text(data, source)
     if suffix == ".docx":
-        return Extracted(docx_text(data))
+        return docx_extracted(data)
     text, encoding = decode_text(data)
-    return Extracted(text, encoding=encoding)
+    return Extracted(text, places=text_places(text) if suffix == ".md" else (), encoding=encoding)
 
 
 def tidy(text: str) -> str:
@@ -128,13 +161,16 @@ PARAGRAPH_TAGS = {
     *("p", "blockquote", "pre", "table", "ul", "ol", "dl", "hr", "figure", "form", "fieldset", "details"),
     *("section", "article", "header", "footer", "main", "aside", "address"),
 }
+HEADING_TAGS = {f"h{i}" for i in range(1, 7)}
 LINE_TAGS = {"br", "div", "li", "tr", "dt", "dd", "caption", "figcaption", "summary", "legend", "option"}
 CELL_TAGS = {"td", "th"}
 CELL_SEPARATOR = " | "
 
 
 class _TextParser(HTMLParser):
-    """Collects the visible text of a page as lines; "" marks a paragraph break."""
+    """Collects the visible text of a page as lines; "" marks a paragraph break. A heading's first
+    visible character gets ``parts.MARK`` before it, so ``extracted`` can say where each heading starts
+    in the tidied text; ``text`` leaves the marks out."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -145,6 +181,8 @@ class _TextParser(HTMLParser):
         self.skipping: tuple[str, int] | None = None  # (tag, nesting depth)
         self.pre = 0
         self.cells = 0
+        self.heading = 0  # depth inside h1-h6
+        self.marked = False  # the open heading's start is marked
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
         if self.skipping:
@@ -158,6 +196,8 @@ class _TextParser(HTMLParser):
             self._block(tag)
             if tag == "pre":
                 self.pre += 1
+            if tag in HEADING_TAGS:
+                self.heading, self.marked = self.heading + 1, self.marked and self.heading > 0
             if tag in CELL_TAGS:
                 if self.cells:
                     self.pieces.append(CELL_SEPARATOR)
@@ -174,15 +214,21 @@ class _TextParser(HTMLParser):
             if tag == "pre" and self.pre:
                 self._line()
                 self.pre -= 1
+            if tag in HEADING_TAGS and self.heading:
+                self.heading -= 1
             self._block(tag)
 
     def handle_data(self, data: str) -> None:
         if self.skipping:
             return
+        data = data.replace(MARK, "")
         if self.title is not None:
             self.title.append(data)
-        else:
-            self.pieces.append(data if self.pre else re.sub(r"\s+", " ", data))
+            return
+        data = data if self.pre else re.sub(r"\s+", " ", data)
+        if self.heading and not self.marked:
+            data, self.marked = mark_visible(data)
+        self.pieces.append(data)
 
     def _block(self, tag: str) -> None:
         if tag in PARAGRAPH_TAGS:
@@ -201,12 +247,16 @@ class _TextParser(HTMLParser):
             self.lines.append(line)
 
     def text(self) -> str:
+        return self.extracted()[0]
+
+    def extracted(self) -> tuple[str, tuple[tuple[int, str], ...]]:
+        """The page's text and a ``section “Heading”`` place where each heading starts."""
         self.close()
         if self.title is not None:  # never closed: its text is the page's
             self.pieces, self.title = self.title, None
         self._line()
         head = [self.title_text, ""] if self.title_text else []
-        return tidy("\n".join(head + self.lines))
+        return unmarked(tidy("\n".join(head + self.lines)))
 
 
 def html_text(data: bytes) -> str:
@@ -222,12 +272,12 @@ def html_extracted(data: bytes) -> Extracted:
     parser = _TextParser()
     try:
         parser.feed(markup)
-        text = parser.text()
+        text, places = parser.extracted()
     except AssertionError as exc:  # html.parser asserts on some malformed markup ("<![foo")
         raise ValueError(f"malformed HTML ({exc})") from None
     if not text:
         raise ValueError("the page has no visible text")
-    return Extracted(text, encoding=encoding)
+    return Extracted(text, places=places, encoding=encoding)
 
 
 # --- PDF -------------------------------------------------------------------------------------
@@ -243,51 +293,138 @@ def pdf_text(data: bytes, source: str = "the PDF") -> Extracted:
 # --- DOCX ------------------------------------------------------------------------------------
 
 
-def _docx_pieces(stream: IO[bytes]) -> list[str]:
-    """Text of runs in document order, a paragraph break after each ``<w:p>``, read as a stream:
-    the decompressed bytes and the elements are counted as they come (never trusting the zip
-    header), no tree is kept, and nesting depth costs no recursion."""
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+# The names (``w:name``) Word gives its built-in heading styles, whatever the UI language: a localised
+# Word writes style ids like ``berschrift1``, but the names stay English.
+HEADING_STYLE_NAME = re.compile(r"heading [1-9]|title", re.IGNORECASE)
+HEADING_STYLE_ID = re.compile(r"Heading[1-9]|Title")  # without a styles.xml, the ids English Word writes
+MAX_STYLES_BYTES = 8 * 2**20  # word/styles.xml, uncompressed (a few hundred KB in real documents)
+MAX_BASED_ON = 16  # links followed up a style's basedOn chain (a loop is damage, not a heading)
+
+
+def _xml_events(stream: IO[bytes], part: str, max_bytes: int) -> Iterator[tuple[str, str, ElementTree.Element, str]]:
+    """(event, local tag, element, parent's local tag) for each start and end of an XML part read as
+    a stream: the decompressed bytes and the elements are counted as they come (never trusting the
+    zip header), no tree is kept (an element is dropped once it ends), nesting costs no recursion."""
     parser = ElementTree.XMLPullParser(events=("start", "end"))
     open_elements: list[ElementTree.Element] = []
-    pieces: list[str] = []
     size = count = 0
     while chunk := stream.read(1 << 20):
         size += len(chunk)
-        if size > MAX_XML_BYTES:
-            raise ValueError(f"document.xml is over {MAX_XML_BYTES >> 20} MB uncompressed")
+        if size > max_bytes:
+            raise ValueError(f"{part} is over {max_bytes >> 20} MB uncompressed")
         parser.feed(chunk)
         for event, elem in parser.read_events():
+            tag = elem.tag.rpartition("}")[2]
             if event == "start":
                 count += 1
                 if count > MAX_XML_ELEMENTS:
-                    raise ValueError(f"document.xml has over {MAX_XML_ELEMENTS:,} elements")
+                    raise ValueError(f"{part} has over {MAX_XML_ELEMENTS:,} elements")
+                parent = open_elements[-1].tag.rpartition("}")[2] if open_elements else ""
                 open_elements.append(elem)
+                yield event, tag, elem, parent
                 continue
             open_elements.pop()
-            tag = elem.tag.rpartition("}")[2]
-            parent = open_elements[-1].tag.rpartition("}")[2] if open_elements else ""
-            if tag == "t":
-                pieces.append(elem.text or "")
-            elif tag == "tab" and parent == "r":  # not the tab stops of paragraph properties
-                pieces.append("\t")
-            elif tag in ("br", "cr") and parent == "r":
-                pieces.append("\n")
-            elif tag == "p":
-                pieces.append("\n\n")
+            yield event, tag, elem, open_elements[-1].tag.rpartition("}")[2] if open_elements else ""
             if open_elements:
                 del open_elements[-1][-1]  # done with it: the tree never grows
     parser.close()
+
+
+def _outline_heading(elem: ElementTree.Element) -> bool:
+    """Whether a ``w:outlineLvl`` puts its paragraph (or style) in the outline: levels 0-8 are headings."""
+    level = elem.get(f"{W}val", "9")
+    return level.isdigit() and int(level) < 9
+
+
+def _heading_styles(archive: zipfile.ZipFile) -> Callable[[str], bool]:
+    """Which paragraph style ids are headings: named ``heading N``/``Title`` in word/styles.xml, in the
+    outline (``w:outlineLvl``), or based on such a style. Without styles.xml, the English ids."""
+    try:
+        stream = archive.open("word/styles.xml")
+    except KeyError:
+        return lambda style: bool(HEADING_STYLE_ID.fullmatch(style))
+    styles: dict[str, tuple[bool, str]] = {}  # id -> (a heading itself, the id it is based on)
+    current = ""
+    with stream:
+        for event, tag, elem, parent in _xml_events(stream, "styles.xml", MAX_STYLES_BYTES):
+            if event == "end":
+                current = "" if tag == "style" else current
+            elif tag == "style":
+                current = elem.get(f"{W}styleId", "")
+                styles[current] = (False, "")
+            elif current and tag in ("name", "basedOn", "outlineLvl"):
+                heading, based_on = styles[current]
+                value = elem.get(f"{W}val", "")
+                if tag == "name":
+                    heading = heading or bool(HEADING_STYLE_NAME.fullmatch(value))
+                elif tag == "basedOn":
+                    based_on = value
+                elif parent == "pPr":
+                    heading = heading or _outline_heading(elem)
+                styles[current] = (heading, based_on)
+    headings = set()
+    for style in styles:
+        chain = style
+        for _ in range(MAX_BASED_ON):
+            heading, chain = styles.get(chain, (False, ""))
+            if heading:
+                headings.add(style)
+            if heading or not chain:
+                break
+    return headings.__contains__
+
+
+def _docx_pieces(stream: IO[bytes], is_heading: Callable[[str], bool]) -> list[str]:
+    """Text of runs in document order, a paragraph break after each ``<w:p>``; a heading paragraph
+    (its style is one, or it has an outline level) gets ``parts.MARK`` before its first visible
+    character, for ``unmarked`` to place it after tidying."""
+    pieces: list[str] = []
+    paragraphs: list[tuple[int, bool]] = []  # open paragraphs: (their first piece, a heading)
+    for event, tag, elem, parent in _xml_events(stream, "document.xml", MAX_XML_BYTES):
+        if event == "start":
+            if tag == "p":
+                paragraphs.append((len(pieces), False))
+            elif paragraphs and parent == "pPr" and tag in ("pStyle", "outlineLvl"):
+                heading = is_heading(elem.get(f"{W}val", "")) if tag == "pStyle" else _outline_heading(elem)
+                paragraphs[-1] = (paragraphs[-1][0], paragraphs[-1][1] or heading)
+        elif tag == "t":
+            pieces.append((elem.text or "").replace(MARK, ""))
+        elif tag == "tab" and parent == "r":  # not the tab stops of paragraph properties
+            pieces.append("\t")
+        elif tag in ("br", "cr") and parent == "r":
+            pieces.append("\n")
+        elif tag == "p":
+            first, heading = paragraphs.pop() if paragraphs else (len(pieces), False)
+            if heading:
+                _mark_first(pieces, first)
+            pieces.append("\n\n")
     return pieces
+
+
+def _mark_first(pieces: list[str], first: int) -> None:
+    """Put ``parts.MARK`` before the first visible character of ``pieces[first:]``, if any."""
+    for i in range(first, len(pieces)):
+        pieces[i], marked = mark_visible(pieces[i])
+        if marked:
+            return
 
 
 def docx_text(data: bytes) -> str:
     """The paragraphs of a Word document (word/document.xml), one per block, blank lines between."""
+    return docx_extracted(data).text
+
+
+def docx_extracted(data: bytes) -> Extracted:
+    """``docx_text`` and a ``section “Heading”`` place where each heading paragraph starts."""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open("word/document.xml") as stream:
-            pieces = _docx_pieces(stream)
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            is_heading = _heading_styles(archive)
+            with archive.open("word/document.xml") as stream:
+                pieces = _docx_pieces(stream, is_heading)
     except (*DOCX_ERRORS, NotImplementedError, zlib.error) as exc:
         raise ValueError(f"not a readable .docx ({exc})") from None
-    text = tidy("".join(pieces))
+    text, places = unmarked(tidy("".join(pieces)))
     if not text:
         raise ValueError("the document has no text")
-    return text
+    return Extracted(text, places=places)

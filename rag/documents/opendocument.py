@@ -14,13 +14,12 @@ import re
 from xml.parsers import expat
 
 from rag.documents.archive import Budget, damaged, open_archive
-from rag.documents.parts import Parts
+from rag.documents.parts import Parts, section
 from rag.types import Extracted
 
 KIND = ".odt"
 MAX_XML_BYTES = 64 * 2**20  # content.xml, uncompressed, counted while reading
 MAX_XML_ELEMENTS = 2_000_000
-MAX_LABEL_CHARS = 80
 TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
 OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
 SVG = "urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0"
@@ -63,10 +62,7 @@ class _Body:
         elif name in PARAGRAPHS and self.open:
             heading, pieces = self.open.pop()
             text = WHITE.sub(" ", "".join(pieces)).strip(" ").translate(KEPT)
-            label = " ".join(text.split())
-            if len(label) > MAX_LABEL_CHARS:
-                label = label[: MAX_LABEL_CHARS - 1].rstrip() + "…"
-            self.parts.add(text, f"section “{label}”" if heading and label else None)
+            self.parts.add(text, section(text) if heading else None)
 
     def data(self, text: str) -> None:
         if self.open and not self.skipping:

@@ -16,6 +16,12 @@ from rag.types import Extracted
 MAX_TEXT_CHARS = 64 * 2**20  # characters of text from one file
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 PARAGRAPH = "\n\n"  # between parts: a blank line, so no chunk straddles two slides or chapters
+MAX_LABEL_CHARS = 80  # a heading's text in a location: enough to find it again, short enough to cite
+# Where a heading starts, written into text before it is tidied and taken out after, so a heading's
+# offset stays exact whatever the tidying removes before it. A Unicode noncharacter: reserved for a
+# program's own use, so input loses nothing by having it removed (``unmarked``).
+MARK = "\ufdd0"
+VISIBLE = re.compile(r"[^\s\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # a character tidying never removes
 
 
 def tidy_part(text: str) -> str:
@@ -30,6 +36,41 @@ def tidy_part(text: str) -> str:
 def one_line(text: str) -> str:
     """A cell or header value on one line: each run of whitespace (newlines too) one space."""
     return " ".join(text.split())
+
+
+def section(text: str) -> str | None:
+    """A heading's location, ``section “Installing”`` (whitespace runs one space, at most
+    MAX_LABEL_CHARS); None for a heading with no text."""
+    label = one_line(text)
+    if not label:
+        return None
+    if len(label) > MAX_LABEL_CHARS:
+        label = label[: MAX_LABEL_CHARS - 1].rstrip() + "…"
+    return f"section “{label}”"
+
+
+def mark_visible(text: str) -> tuple[str, bool]:
+    """``text`` with MARK before its first character that tidying keeps; (text, whether it was marked).
+    A mark placed there never changes what tidying does to the rest (no line becomes non-blank)."""
+    found = VISIBLE.search(text)
+    if found is None:
+        return text, False
+    return f"{text[: found.start()]}{MARK}{text[found.start() :]}", True
+
+
+def unmarked(text: str) -> tuple[str, tuple[tuple[int, str], ...]]:
+    """``text`` without its marks, and a ``section “…”`` place at each: its label is the marked
+    paragraph's text (up to the next blank line)."""
+    pieces = text.split(MARK)
+    plain = "".join(pieces)
+    places = []
+    offset = len(pieces[0])
+    for piece in pieces[1:]:
+        head = plain[offset : offset + 4 * MAX_LABEL_CHARS].split("\n\n", 1)[0]
+        if (label := section(head)) is not None:
+            places.append((offset, label))
+        offset += len(piece)
+    return plain, tuple(places)
 
 
 class TooMuchText(ValueError):

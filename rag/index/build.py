@@ -2,7 +2,8 @@
 
 A file whose size and modification time match the manifest is taken as unchanged without
 reading it; otherwise its SHA-256 decides. Unchanged files keep their stored vectors, and
-.html/.pdf/.docx files their kept extracted text.
+.html/.pdf/.docx files their kept extracted text, as long as the reader of their kind is the one that
+read them (``formats.reader_version``, recorded per file); otherwise they are read again.
 
 Reading, chunking and embedding the changed files is one step (``EmbedFiles``) that can be swapped:
 ``embed_here`` runs it in this process, ``rag.cluster.index`` on a Ray cluster. Either way this module
@@ -25,6 +26,8 @@ import numpy as np
 from rag.chunking.chunker import ChunkConfig, file_chunks
 from rag.config import TOKENIZER
 from rag.documents.folder import check_docs_dir, doc_paths, file_sha256, scan, skip_warning
+from rag.documents.formats import reader_version, suffix_of
+from rag.documents.markdown import file_places
 from rag.errors import IndexNotUpdated, IndexUnusable, RagError
 from rag.index.embedding import Encoder
 from rag.index.lexical import KIND as LEXICAL_KIND
@@ -37,7 +40,9 @@ PROGRESS_EVERY_S = 15.0
 
 @dataclass
 class FileState:
-    """What the index knows of one file: enough to tell, cheaply, whether it changed."""
+    """What the index knows of one file: enough to tell, cheaply, whether it changed, and whether the
+    reader that read it is still the one in use (``reader``, ``formats.reader_version``). ``places``
+    holds the heading places of a streamed .md file, whose text the index does not keep."""
 
     size: int
     mtime_ns: int
@@ -45,6 +50,15 @@ class FileState:
     first: int = 0
     count: int = 0
     skipped: str = ""
+    reader: str = ""  # "" in an index from before readers were versioned: read again once
+    places: list = field(default_factory=list)
+
+    def row(self) -> dict:
+        """The manifest entry (no empty ``places``: most files have none)."""
+        row = vars(self).copy()
+        if not row["places"]:
+            del row["places"]
+        return row
 
 
 @dataclass
@@ -53,6 +67,7 @@ class UpdateReport:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    reread: list[str] = field(default_factory=list)  # unchanged files read again: their kind's reader changed
     skipped: dict[str, str] = field(default_factory=dict)
     embedded_chunks: int = 0
     chunks: int = 0  # in the index now
@@ -62,7 +77,8 @@ class UpdateReport:
 
     @property
     def touched(self) -> bool:
-        return bool(self.added or self.changed or self.removed or self.rebuilt_because or self.lexical_rebuilt)
+        changes = self.added or self.changed or self.removed or self.reread
+        return bool(changes or self.rebuilt_because or self.lexical_rebuilt)
 
     def summary(self) -> str:
         parts = [
@@ -71,6 +87,8 @@ class UpdateReport:
             f"{len(self.removed)} removed",
             f"{len(self.unchanged)} unchanged",
         ]
+        if self.reread:
+            parts.append(f"{len(self.reread)} re-read (their reader changed)")
         if self.skipped:
             parts.append(f"{len(self.skipped)} skipped")
         lexical = "; BM25 rebuilt with new settings" if self.lexical_rebuilt else ""
@@ -100,12 +118,14 @@ def read_file(
     """A changed file's manifest entry (``skipped`` set when it cannot be read), kept text and chunks (lazy).
     The one reader of changed files, wherever they are embedded."""
     stat = path.stat()
-    entry = FileState(stat.st_size, stat.st_mtime_ns, digest or file_sha256(path))
+    entry = FileState(stat.st_size, stat.st_mtime_ns, digest or file_sha256(path), reader=reader_version(source))
     try:
         kept, chunks = file_chunks(source, path, config)  # checks the whole file before the first chunk
     except ValueError as exc:
         entry.skipped = str(exc)
         return entry, None, iter(())
+    if kept is None and suffix_of(source) == ".md":  # streamed: its headings are found in a pass of their own
+        entry.places = [list(place) for place in file_places(str(path))]
     return entry, kept, chunks
 
 
@@ -166,8 +186,14 @@ def _old_states(old: Index | None) -> dict[str, FileState]:
     return {src: FileState(**st) for src, st in old.manifest.get("files", {}).items()}
 
 
+def _same_reader(source: str, state: FileState | None) -> bool:
+    """Whether ``source`` was read by the reader its kind has now (else it is read again, even unchanged:
+    a reader upgrade, or OCR installed since, reaches every index, and a skipped file is retried)."""
+    return state is not None and state.reader == reader_version(source)
+
+
 def _is_unchanged(path: Path, state: FileState | None) -> tuple[bool, str]:
-    """(unchanged?, the file's SHA-256 if it had to be computed, else "")."""
+    """(its bytes unchanged?, the file's SHA-256 if it had to be computed, else "")."""
     if state is None:
         return False, ""
     stat = path.stat()
@@ -185,8 +211,10 @@ def plan(docs_dir: Path, old: Index | None) -> UpdateReport:
     for source, path in doc_paths(docs_dir):
         seen.add(source)
         unchanged, _ = _is_unchanged(path, states.get(source))
-        if unchanged:
+        if unchanged and _same_reader(source, states.get(source)):
             report.unchanged.append(source)
+        elif unchanged:
+            report.reread.append(source)
         else:
             (report.changed if source in states else report.added).append(source)
     report.removed = sorted(set(states) - seen)
@@ -307,13 +335,16 @@ def _update_index(
         return report, False
     files: dict[str, dict] = {}
     decided = [(source, path, *_is_unchanged(path, states.get(source))) for source, path in found]
-    embedded = embed_files([(source, path, digest) for source, path, same, digest in decided if not same], config)
+    reuse = {source for source, _, same, _ in decided if same and _same_reader(source, states[source])}
+    embedded = embed_files(
+        [(source, path, digest) for source, path, _, digest in decided if source not in reuse], config
+    )
     with BuildWriter(index_dir, embedder.dim) as writer, contextlib.closing(embedded):
         for source, path, same, _ in decided:
-            if same and old is not None:
+            if source in reuse and old is not None:
                 files[source] = _reuse_file(source, path, states[source], old, writer, report)
             else:
-                (report.changed if source in states else report.added).append(source)
+                (report.reread if same else report.changed if source in states else report.added).append(source)
                 files[source] = _write_embedded(source, next(embedded, None), writer, report, log)
         report.removed = sorted(set(states) - set(files))
         report.chunks, report.files = writer.size, len(files)
@@ -328,7 +359,7 @@ def _nothing_to_write(found: list[tuple[str, Path]], states: dict[str, FileState
         return False
     for source, path in found:
         stat, state = path.stat(), states[source]
-        if (stat.st_size, stat.st_mtime_ns) != (state.size, state.mtime_ns):
+        if (stat.st_size, stat.st_mtime_ns) != (state.size, state.mtime_ns) or not _same_reader(source, state):
             return False
     return True
 
@@ -351,7 +382,7 @@ def _reuse_file(
         writer.add(old.chunks[state.first + lo : state.first + lo + n], old.vectors_of(state.first + lo, n))
     if source in old.texts:
         writer.add_text(source, old.texts[source])
-    return {**vars(state), "first": first, "mtime_ns": path.stat().st_mtime_ns}
+    return {**state.row(), "first": first, "mtime_ns": path.stat().st_mtime_ns}
 
 
 def _write_embedded(source: str, item: Embedded | None, writer: BuildWriter, report: UpdateReport, log: TextIO) -> dict:
@@ -363,7 +394,7 @@ def _write_embedded(source: str, item: Embedded | None, writer: BuildWriter, rep
     if entry.skipped:
         report.skipped[source] = entry.skipped
         print(skip_warning(source, entry.skipped), file=log)
-        return vars(entry)
+        return entry.row()
     if item.kept is not None:
         writer.add_text(source, item.kept)
     entry.first = writer.size
@@ -373,7 +404,7 @@ def _write_embedded(source: str, item: Embedded | None, writer: BuildWriter, rep
         report.embedded_chunks += len(chunks)
         progress.update(writer.size - entry.first)
     entry.count = writer.size - entry.first
-    return vars(entry)
+    return entry.row()
 
 
 class Progress:

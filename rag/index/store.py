@@ -36,7 +36,7 @@ from rag.errors import IndexUnusable
 from rag.index import ann
 from rag.index.lexical import KIND as LEXICAL_KIND
 from rag.index.lexical import Bm25, Bm25Builder, title_of
-from rag.types import Chunk, Extracted
+from rag.types import Chunk, Extracted, location_at
 
 FORMAT = 3  # 3: checksums of every file in the manifest, the manifest's in CURRENT
 BUILD_NAME = re.compile(r"build-[0-9a-f]{12}")
@@ -72,9 +72,14 @@ class Index:
         return None if kept is None else kept.page_of(offset)
 
     def location_of(self, source: str, offset: int) -> str | None:
-        """Where ``offset`` lies in ``source`` (``page 2``, ``slide 3``...); None for .txt/.md."""
+        """Where ``offset`` lies in ``source`` (``page 2``, ``slide 3``, ``section “Setup”``...), from its kept
+        text, else (a streamed .md) the heading places its manifest entry holds; None for a .txt."""
         kept = self.texts.get(source)
-        return None if kept is None else kept.location_of(offset)
+        if kept is not None:
+            return kept.location_of(offset)
+        entry = self.manifest.get("files", {}).get(source)
+        places = entry.get("places") if isinstance(entry, dict) else None
+        return location_at((), places, offset) if places else None
 
     def vectors_of(self, first: int, count: int) -> np.ndarray:
         """Stored vectors of rows ``first .. first + count - 1`` (reused when a file is unchanged)."""
