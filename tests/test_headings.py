@@ -11,6 +11,8 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rag.ask import format_human
 from rag.ask import main as ask_main
@@ -213,3 +215,48 @@ def test_ask_json_and_the_chat_cite_the_heading(corpus, capsys):
     assistant = Assistant(corpus)
     result = assistant.ask("Who was the lighthouse keeper in 1890?", top_k=5)
     assert ">guide.html, section “The old lighthouse”</a>" in assistant.reply(result)
+
+
+# --- properties ------------------------------------------------------------------------------
+
+TEXTS = st.text(st.sampled_from("ab #=-`~\t\r\n\x01\ufdd0é>*_1."), max_size=60)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(blocks=st.lists(st.tuples(st.sampled_from(["h1", "h3", "p", "pre"]), TEXTS), min_size=1, max_size=6))
+def test_marking_headings_never_changes_an_html_pages_text(blocks):
+    page = "".join(f"<{tag}>{escape(text)}</{tag}>" for tag, text in blocks).encode()
+    plain = page.replace(b"<h1>", b"<p>").replace(b"</h1>", b"</p>").replace(b"<h3>", b"<p>").replace(b"</h3>", b"</p>")
+    try:
+        marked = extract("a.html", page)
+    except ValueError:
+        with pytest.raises(ValueError):
+            extract("a.html", plain)
+        return
+    assert marked.text == extract("a.html", plain).text and "\ufdd0" not in marked.text
+    for start, label in marked.places:  # each place starts a paragraph, at its first character
+        before = marked.text[:start].rstrip(" \t")  # spaces a removed control character kept from the strip
+        assert not before or before.endswith("\n\n")
+        assert label == f"section “{' '.join(marked.text[start:].split(chr(10) * 2)[0].split())}”"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=TEXTS.map(lambda t: t * 3), block=st.integers(1, 9))
+def test_markdown_places_are_the_same_read_in_any_blocks(text, block, monkeypatch):
+    whole = text_places(text)
+    monkeypatch.setattr(markdown, "BLOCK_CHARS", block)  # lines and "\r\n" split across reads
+    assert text_places(text) == whole
+    assert all(start == 0 or text[start - 1] == "\n" or text[:start] == "\ufeff" for start, _ in whole)
+
+
+@settings(max_examples=100, deadline=None)
+@given(paragraphs=st.lists(st.tuples(st.sampled_from([None, "Heading1", "Title"]), TEXTS), min_size=1, max_size=6))
+def test_marking_headings_never_changes_a_word_documents_text(paragraphs):
+    cleaned = [(style, "".join(c for c in text if c >= " " or c in "\t\n")) for style, text in paragraphs]  # XML 1.0
+    try:
+        marked = extract("a.docx", word_document(cleaned, None))
+    except ValueError:
+        return
+    plain = extract("a.docx", word_document([(None, text) for _, text in cleaned], None))
+    assert marked.text == plain.text and not plain.places and "\ufdd0" not in marked.text
+    assert len(marked.places) <= sum(style is not None for style, _ in cleaned)
