@@ -872,3 +872,23 @@ def test_a_question_can_be_restricted_to_chosen_files(docs: Path, tmp_path: Path
     assert pipe.retrieve("Who leads the Zanzibar mango harvest?", 5, sources=[]) == []
     result = pipe.ask("and who leads it?", 5, search="and who leads it? Zanzibar mango harvest")
     assert result.question == "and who leads it?" and result.passages[0].source == "mango.txt"
+
+
+# --- history and Copy (#24 item 11) -------------------------------------------------------------------
+
+
+def test_copy_holds_the_answer_its_sentence_and_its_citation_as_plain_text():
+    reply = reply_for(Result("Who supplies the GPUs?", ANSWER, (PASSAGE, PRICE)))
+    hidden = re.search(r'<span class="copy-text">(.*?)</span><button class="copy-answer"', reply)
+    assert hidden is not None and "\n" not in reply  # line breaks as &#10;: a reply holds none
+    assert html.unescape(hidden.group(1)) == "CoreWeave\n“GPUs come from CoreWeave, a cloud firm.”\n— deal.txt, line 2"
+    assert "copy-answer" not in reply_for(Result("Who?", None, (PASSAGE,)))  # nothing to copy: no button
+
+
+def test_a_kept_chat_message_is_read_back_as_text_or_left_out():
+    from ui.app import message_text
+
+    assert message_text({"role": "user", "content": "hi"}) == "hi"
+    assert message_text({"role": "assistant", "content": [{"type": "text", "text": "<div>x</div>"}]}) == "<div>x</div>"
+    assert message_text({"role": "user", "content": [{"type": "file", "path": "/etc/passwd"}]}) is None
+    assert message_text({"role": "user", "content": 3}) is None

@@ -776,3 +776,37 @@ def test_the_document_view_follows_dark_mode(browser, app):
         assert contrast(view, view.locator("#text")) >= 7
     finally:
         context.close()
+
+
+# --- 11. the chat survives a reload (browser storage); Copy gives the answer with its citation ------
+
+
+def test_the_chat_survives_a_reload_and_copy_gives_the_answer_with_its_citation(page, app):
+    from playwright.sync_api import expect
+
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app[0].rstrip("/"))
+    reply = ask(page, "who supplies GPUs in the deal?")
+    reply.locator(".copy-answer").click()
+    expect(reply.locator(".copy-answer")).to_have_text("Copied")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    cited = reply.locator("p.meta a.cite").inner_text()  # "openai-google-cloud-partnership.txt, line 6"
+    assert copied.startswith("CoreWeave\n“") and copied.endswith(f"”\n— {cited}") and "line" in cited
+    expect(reply.locator(".copy-text")).to_be_hidden()
+
+    ask(page, "How much is the Stargate project worth?")
+    page.wait_for_timeout(1500)  # the chat is written to browser storage after each answer
+    page.reload()
+    page.locator("#question textarea").wait_for()
+    replies = page.locator("#chat .bot.message")
+    expect(replies).to_have_count(2, timeout=REFRESH_TIMEOUT_MS)
+    expect(replies.first.locator("p.answer")).to_have_text("CoreWeave")
+    follow = ask(page, "and who is in it?")  # the conversation's subject came back too
+    expect(follow.locator(".read-as")).to_have_text("Read as: and who is in it? (about Stargate)")
+
+    page.locator("#new-chat").click()
+    expect(page.locator("#chat .message")).to_have_count(0)
+    page.wait_for_timeout(1000)
+    page.reload()
+    page.locator("#question textarea").wait_for()
+    page.wait_for_timeout(2000)
+    expect(page.locator("#chat .message")).to_have_count(0)  # a new chat is gone for good

@@ -72,6 +72,10 @@ CSS = """
 .reply .sources li { margin: 0.3rem 0; }
 .reply .excerpt { font-size: var(--text-sm); }
 .reply .details { margin: 0.25rem 0 0; font-size: var(--text-sm); color: var(--body-text-color); }
+.reply .copy-text { display: none; }  /* what Copy puts on the clipboard (ui.reply.copy_text) */
+.reply .copy-answer { font: inherit; font-weight: 700; color: var(--link-text-color); background: none;
+                border: 1px solid var(--border-color-primary); border-radius: 999px; padding: 0 0.6em;
+                cursor: pointer; }
 #chat .top-panel { display: none; }  /* its floating buttons covered the top message; "New chat" clears */
 .examples-label { flex-grow: 0 !important; min-width: 2.5em !important; }
 #question-note:empty { display: none; }
@@ -122,6 +126,26 @@ SIZE_GUARD_JS = """
   }, true);
 }
 """.replace("MAX_UPLOAD_BYTES", str(MAX_UPLOAD_BYTES))
+# Copy: a click on a reply's Copy button puts its hidden copy text (the answer, its sentence and its
+# citation, ``ui.reply.copy_text``) on the clipboard, and the button says "Copied" for a moment.
+COPY_JS = """
+  document.addEventListener('click', async (e) => {
+    const button = e.target instanceof Element ? e.target.closest('.reply .copy-answer') : null;
+    if (!button) return;
+    e.preventDefault();
+    const text = button.closest('.reply').querySelector('.copy-text').textContent;
+    try {
+      await navigator.clipboard.writeText(text);
+      button.textContent = 'Copied';
+    } catch (err) {
+      button.textContent = 'Copy failed';
+    }
+    setTimeout(() => { button.textContent = 'Copy'; }, 2000);
+  }, true);
+"""
+PAGE_JS = SIZE_GUARD_JS.rstrip().removesuffix("}") + COPY_JS + "}"
+HISTORY_KEY = "rag-chat"  # the browser storage key of the saved chat
+MAX_SAVED_MESSAGES = 200  # the latest messages a reload brings back; older ones are not kept
 CONFIRM_REMOVE_JS = "(source) => source && confirm(`Remove ${source}? It will no longer be searched.`) ? source : null"
 
 log = logging.getLogger("ui.app")
@@ -188,6 +212,18 @@ def theme() -> gr.themes.Base:
 
 def searching(message: Message) -> bool:
     return (message.get("metadata") or {}).get("title") == SEARCHING
+
+
+def message_text(message: dict) -> str | None:
+    """A kept chat message's text: Gradio hands a message's content back as a list of parts
+    (``[{"type": "text", "text": ...}]``); None for anything else, which a restored chat leaves out."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and content and all(isinstance(p, dict) and p.get("type") == "text" for p in content):
+        texts = [p.get("text") for p in content]
+        return "".join(texts) if all(isinstance(t, str) for t in texts) else None
+    return None
 
 
 def documents_markdown(names: list[str]) -> str:
@@ -279,6 +315,25 @@ def build(assistant: Assistant, top_k: int = TOP_K, unavailable: dict[str, str] 
         and its answer, should it come anyway, is dropped (``respond`` checks ``waiting``)."""
         waiting.pop(session_of(request), None)
         return [[], None, False, gr.update(interactive=True), {}, ""]
+
+    def remember(history: list[Message], conversation: Conversation) -> dict:
+        """What a reload brings back: the chat's finished messages (the latest ``MAX_SAVED_MESSAGES``)
+        and its follow-up subject, kept in this browser's storage, never on the server."""
+        finished = [m for m in history or [] if not searching(m)][-MAX_SAVED_MESSAGES:]
+        return {"chat": finished, "conversation": dict(conversation or {})}
+
+    def restore(kept: dict | None) -> list[Any]:
+        """The chat this browser kept (``remember``), or nothing to change when it kept none or
+        something unreadable (an old or tampered entry is ignored, never an error)."""
+        if not isinstance(kept, dict) or not isinstance(kept.get("chat"), list):
+            return [gr.skip(), gr.skip()]
+        messages = [
+            {"role": m["role"], "content": text}
+            for m in kept["chat"]
+            if isinstance(m, dict) and m.get("role") in ("user", "assistant") and (text := message_text(m)) is not None
+        ]
+        conversation = kept.get("conversation")
+        return [messages, conversation if isinstance(conversation, dict) else {}]
 
     def listed(known: list[str] | None = None) -> list[Any]:
         """The document list and chooser, or skips when ``known`` is already the list."""
@@ -452,6 +507,7 @@ def build(assistant: Assistant, top_k: int = TOP_K, unavailable: dict[str, str] 
         pending = gr.State(None)  # the question this session is waiting for
         running = gr.State(False)
         conversation = gr.State({})  # its subject (for follow-ups) and the file of its last answer
+        saved = gr.BrowserState(None, storage_key=HISTORY_KEY)  # the chat, kept in this browser for a reload
         known = gr.State(None)  # the document list this tab shows
 
         answers = []
@@ -463,15 +519,20 @@ def build(assistant: Assistant, top_k: int = TOP_K, unavailable: dict[str, str] 
                 queue=False,
                 show_progress="hidden",
             )
-            answers.append(
-                shown.then(
-                    respond,
-                    [pending, chat, k, level, reader_choice, search_in, conversation],
-                    [chat, pending, running, ask, conversation],
-                    show_progress="hidden",
-                )
+            answered = shown.then(
+                respond,
+                [pending, chat, k, level, reader_choice, search_in, conversation],
+                [chat, pending, running, ask, conversation],
+                show_progress="hidden",
             )
-        new_chat.click(cleared, None, [chat, pending, running, ask, conversation, note], cancels=answers, queue=False)
+            answers.append(answered)
+            answered.then(remember, [chat, conversation], saved, queue=False, show_progress="hidden")
+        # The kept chat becomes an empty one, not None: Gradio writes no falsy value to browser storage,
+        # so the old chat would come back on a reload.
+        new_chat.click(
+            cleared, None, [chat, pending, running, ask, conversation, note], cancels=answers, queue=False
+        ).then(lambda: remember([], {}), None, saved, queue=False, show_progress="hidden")
+        demo.load(restore, saved, [chat, conversation], show_progress="hidden")
         chat.change(lambda: "", None, note, queue=False, show_progress="hidden")  # a reply came: no busy note
         reader_choice.change(reader_changed, reader_choice, levels_shown, queue=False, show_progress="hidden")
         documents = [docs, chooser, known, search_in]
@@ -583,7 +644,7 @@ def _main(argv: list[str] | None) -> int:
             max_file_size=MAX_UPLOAD_BYTES,  # one limit: Gradio refuses larger files before they arrive
             theme=theme(),
             css=CSS,
-            js=SIZE_GUARD_JS,
+            js=PAGE_JS,
             footer_links=[],  # no Gradio footer: its settings panel is for developers
             prevent_thread_lock=True,
         )

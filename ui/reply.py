@@ -376,6 +376,32 @@ def context_notes(answer: Answer, context: Context) -> str:
     return notes
 
 
+COPY_BUTTON = '<button class="copy-answer" type="button" title="Copy the answer with its citation">Copy</button>'
+
+
+def copy_text(answer: Answer, found: Excerpt | None, location: str | None) -> str:
+    """What *Copy* puts on the clipboard, as plain text: the answer, the sentence it is copied from,
+    and its citation (the file and the place in it, as the reply names them), so that a pasted answer
+    still says where it is from:
+
+        CoreWeave
+        “CoreWeave is set to supply computing capacity to Google's cloud unit, …”
+        — openai-google-cloud-partnership.txt, line 5
+    """
+    lines = [_SPACE.sub(" ", answer.text).strip()]
+    if found is not None:
+        sentence = _SPACE.sub(" ", found.text).strip()
+        lines.append(f"“{'… ' if found.cut_before else ''}{sentence}{' …' if found.cut_after else ''}”")
+    lines.append(f"— {place(answer.source, location)}")
+    return "\n".join(lines)
+
+
+def copy_block(text: str) -> str:
+    """The Copy button and the text it copies, kept in the reply (hidden) so the page's script needs no
+    server call; line breaks as ``&#10;`` because a reply must hold none (``inline``)."""
+    return f'<span class="copy-text">{html.escape(text).replace(chr(10), "&#10;")}</span>{COPY_BUTTON}'
+
+
 def format_reply(
     result: Result,
     shown: Sequence[Excerpt],
@@ -408,6 +434,7 @@ def format_reply(
             f'<span class="confidence {label}" title="{html.escape(LABEL_MEANING[label])}">{label} confidence</span>',
             f"from {cite(answer.source, location, answer.start, answer.end, answer.text)}",
             took,
+            copy_block(copy_text(answer, found, location)),
         ]
     )
     head = f'<p class="answer"><strong>{inline(answer.text)}</strong></p>'
