@@ -86,6 +86,9 @@ def main() -> int:
     reader = NeuralReader(args.model)
     reads = read_heldout(reader, args.limit)
     threshold = reader.threshold
+    answered = [(right, f) for _, right, f, has_answer in reads if has_answer]
+    print(f"held-out answerable, always answering: EM {100 * sum(r for r, _ in answered) / len(answered):.2f} "
+          f"F1 {100 * sum(f for _, f in answered) / len(answered):.2f} ({len(answered)} questions)")  # fmt: skip
     if args.threshold_too:
         pos = [(f, s) for s, _, f, answerable in reads if answerable]
         cal = calibrate(pos, [s for s, _, _, answerable in reads if not answerable], min_negative_abstention=0.75)
