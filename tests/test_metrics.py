@@ -70,3 +70,11 @@ def test_retrieval_metrics():
 def test_percentiles():
     out = percentiles_ms([0.1] * 19 + [1.0])
     assert out["p50_ms"] == 100.0 and out["p95_ms"] == pytest.approx(145.0)
+
+
+def test_label_table_counts_exact_answers_per_confidence_label():
+    from rag.eval.metrics import label_table
+
+    table = label_table([(0.999, 1.0), (0.999, 0.0), (0.5, 1.0)], 0.07, {"medium": 0.99})
+    assert table["medium"] == {"answers": 2, "exact_pct": 50.0} and table["low"] == {"answers": 1, "exact_pct": 100.0}
+    assert table["high"] == {"answers": 0, "exact_pct": None}

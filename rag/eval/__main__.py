@@ -25,6 +25,7 @@ from rag.cli import add_answering_args, add_corpus_args, add_ray_args, reader_fr
 from rag.errors import UsageError
 from rag.eval.gold import load_gold, load_squad, materialise_squad, sample
 from rag.eval.harness import rank_by_answer, rank_by_source, run_open, run_reader, summarise
+from rag.eval.metrics import label_table
 from rag.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,6 +141,11 @@ def _evaluate(args: argparse.Namespace, actors: int | None) -> dict:
         summary = summarise(records, wrong_limit=None if args.gold else WRONG_SHOWN)
         settings.update(docs=str(docs), chunk_tokens=pipe.chunking.size, chunk_overlap=pipe.chunking.overlap)
     settings["threshold"] = reader.threshold
+    summary["confidence_labels"] = label_table(
+        [(r.score, r.em) for r in records if r.prediction is not None],
+        reader.threshold,
+        getattr(reader, "confidence_cutoffs", None),
+    )
     file = args.gold or args.squad
     return {
         "kind": kind,
@@ -179,6 +185,12 @@ def format_report(r: dict) -> str:
         f"recall {pct(r['abstention']['abstention_recall'])}  "
         f"answerable abstained {pct(r['abstention']['abstained_answerable_share'])}",
     ]
+    if "confidence_labels" in r:
+        shown = [
+            f"{name} {v['answers']}" + (f" ({v['exact_pct']:.0f}% exact)" if v["exact_pct"] is not None else "")
+            for name, v in r["confidence_labels"].items()
+        ]
+        lines.append("  answers by confidence label: " + ", ".join(shown))
     if "retrieval" in r:
         ret = r["retrieval"]
         lines.append(

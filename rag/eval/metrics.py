@@ -84,3 +84,17 @@ def percentiles_ms(seconds: Sequence[float]) -> dict[str, float]:
         return {"p50_ms": 0.0, "p95_ms": 0.0}
     ms = np.asarray(seconds) * 1000.0
     return {"p50_ms": round(float(np.percentile(ms, 50)), 1), "p95_ms": round(float(np.percentile(ms, 95)), 1)}
+
+
+def label_table(
+    answers: Sequence[tuple[float, float]], threshold: float, cutoffs: dict[str, float] | None
+) -> dict[str, dict[str, float]]:
+    """How often an answer given with each confidence label (``rag.reader.confidence``) was exactly
+    right, from (score, exact match) of the answers given: the check that a label means what it says."""
+    from rag.reader.confidence import label
+
+    table: dict[str, dict[str, float]] = {}
+    for name in ("high", "medium", "low"):
+        ems = [em for score, em in answers if label(score, threshold, cutoffs) == name]
+        table[name] = {"answers": len(ems), "exact_pct": round(100 * sum(ems) / len(ems), 1) if ems else None}
+    return table
