@@ -117,6 +117,20 @@ def test_bad_pdfs_raise_a_clear_value_error():
         pdf_text(locked.getvalue())
 
 
+@pytest.mark.parametrize("algorithm", ["AES-128", "AES-256"])
+def test_an_aes_encrypted_pdf_is_read_when_it_opens_without_a_password_and_refused_as_encrypted_when_not(algorithm):
+    for user_password, locked in (("", False), ("secret", True)):
+        writer = pypdf.PdfWriter(clone_from=io.BytesIO(make_pdf(PDF_PAGES)))
+        writer.encrypt(user_password=user_password, owner_password="owner", algorithm=algorithm)
+        data = io.BytesIO()
+        writer.write(data)
+        if locked:
+            with pytest.raises(ValueError, match=r"^encrypted PDF"):
+                pdf_text(data.getvalue())
+        else:
+            assert pdf_text(data.getvalue()).text.strip()
+
+
 def test_docx_paragraphs_are_extracted():
     assert docx_text(make_docx(DOCX_PARAGRAPHS)) == "\n\n".join(DOCX_PARAGRAPHS)
     with pytest.raises(ValueError, match="not a readable .docx"):

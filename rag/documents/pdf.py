@@ -111,13 +111,15 @@ def _page_texts(data: bytes) -> list[str]:
     """Each page's text as pypdf extracts it, tidied, ligatures spelled out; ValueError for a damaged,
     encrypted or oversized PDF."""
     from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError
+    from pypdf.errors import DependencyError, FileNotDecryptedError
 
     def pypdf(read: Callable[[], T]) -> T:  # pypdf raises many kinds of errors on damaged files: one reason each
         try:
             return read()
         except FileNotDecryptedError:
             raise ValueError("encrypted PDF (it needs a password)") from None
+        except DependencyError:  # AES without the cryptography package (pinned, so a broken install)
+            raise ValueError("encrypted PDF (AES; reading it needs the cryptography package)") from None
         except Exception as exc:
             raise ValueError(f"not a readable PDF ({type(exc).__name__}: {exc})") from None
 
