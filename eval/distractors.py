@@ -4,8 +4,8 @@ documents of ``eval/distractors/`` in one index (issue 20's garden-club case).
     python eval/distractors.py [--reader-model DIR] [--json]
 
 Every gold question is about the seed, so an answer whose source is a distractor file is wrong by
-construction. Reported: answers given, answers taken from a distractor (the target is 0), and
-EM/F1 with the distractors present beside the same numbers on the seed alone (``rag.eval --gold``).
+construction. Reported: answers taken from a distractor (the target is 0), each with its score, and
+EM/F1 with the distractors present (compare ``rag.eval --gold``, the seed alone).
 The index is built in ``.cache/distractors`` (a copy of the documents, never the user's folders).
 """
 

@@ -1,9 +1,10 @@
 """Held-out evaluation of the neural reader and calibration of its abstention threshold.
 
 Each held-out question is read over its own context (all windows) and over built negatives: a
-similar paragraph without its answer, and (where one can be built) its own paragraph without the
-answer sentence. The threshold maximises answerable F1 (an abstention scores 0) plus the share of
-negatives abstained on, both in [0, 1], so neither side dominates.
+similar paragraph without its answer, (where one can be built) its own paragraph without the
+answer sentence, and the question with a name or number swapped (``data.swapped_negatives``).
+The threshold maximises answerable F1 (an abstention scores 0) plus the share of negatives
+abstained on, both in [0, 1], so neither side dominates.
 """
 
 from __future__ import annotations
