@@ -31,7 +31,8 @@ def latest_runs(runs_dir: Path = HERE / "runs") -> dict[tuple[str, str, str], di
         run = json.loads(path.read_text(encoding="utf-8"))
         s = run["settings"]
         # the file too: SQuAD v1.1 and v2.0, or gold.jsonl and the technical set, are different runs
-        key = (f"{run['kind']} · {Path(run['file']).name}", s["reader"], s.get("retriever", "-"))
+        where = Path(run["file"])
+        key = (f"{run['kind']} · {where.parent.name}/{where.name}", s["reader"], s.get("retriever", "-"))
         rank = (run["n_questions"], run["time"])
         if key not in best or rank >= (best[key]["n_questions"], best[key]["time"]):
             best[key] = {**run, "path": path.name}
@@ -66,7 +67,7 @@ def chart(runs: dict, out: Path) -> None:
     colors = ["#9e9e9e"] * len(bars)
     for (kind, reader, retriever), r in sorted(runs.items()):
         label = f"ours: {reader}, {kind}" + (f" ({retriever})" if retriever != "-" else "")
-        bars.append((label, r["forced"]["f1"] if kind.startswith("squad-reader · dev-v1.1") else r["f1"]))
+        bars.append((label, r["forced"]["f1"] if kind.startswith("squad-reader · squad-v1.1") else r["f1"]))
         colors.append("#1f77b4" if kind.startswith("squad") else "#2ca02c")
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(bars) + 1.2))
     names, values = zip(*bars)
