@@ -4,7 +4,9 @@ The files have no unanswerable questions, so the reader learns to abstain from n
 build: a question paired with a *similar* paragraph from the same file (most shared question
 words among a few candidates, same article first) that does not contain any of its answers, and
 (harder) the question's own paragraph with the sentence that holds the answer deleted, which
-teaches the near miss: the topic is right there, the fact asked for is not.
+teaches the near miss: the topic is right there, the fact asked for is not; and (hardest) the
+question itself with one of its names or numbers swapped for another of the article's
+(``swapped_negatives``), which looks answerable from its own paragraph and is not.
 """
 
 from __future__ import annotations
