@@ -12,8 +12,8 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from rag.documents.formats import is_plain
+from rag.reader.confidence import LOG_ODDS_STEPS, log_odds  # the chat's tests read the scale here too
 from rag.reader.confidence import label as confidence
-from rag.reader.confidence import log_odds  # the chat's tests read the scale here too
 from rag.types import Answer, Passage, Result, Span, located, place
 
 NOT_FOUND = "Not found in the documents."
@@ -67,8 +67,9 @@ def level_thresholds(calibrated: float, cutoffs: Mapping[str, float] | None = No
     def from_odds(steps: float) -> float:
         return 1 / (1 + math.exp(-(log_odds(calibrated) + steps + 1e-9)))  # on the label's side of the step
 
-    medium = (cutoffs or {}).get("medium", from_odds(3.0))
-    high = (cutoffs or {}).get("high", from_odds(6.0))
+    steps = {name: step for step, name in LOG_ODDS_STEPS}  # the labels' own fallback rule, one owner
+    medium = (cutoffs or {}).get("medium", from_odds(steps["medium"]))
+    high = (cutoffs or {}).get("high", from_odds(steps["high"]))
     medium = max(medium, calibrated)
     return {ALWAYS: 0.0, RECOMMENDED: calibrated, FAIRLY_SURE: medium, SURE: max(high, medium)}
 
