@@ -4,11 +4,16 @@
 
 Each pair of ``eval/followups.jsonl`` is a first question and a follow-up that leans on it ("How
 much is Stargate worth?" then "and who is in it?"), with gold answers copied from ``seeds/``. The
-follow-up is asked twice through the real pipeline, as the chat asks it:
+follow-up is asked three times through the real pipeline:
 
 - *alone*: searched and read as typed, what the chat did before follow-ups;
 - *with the subject*: searched as ``rag.followup.read_after`` (the chat's own reading) makes it,
-  read as typed (the reader sees the question the user wrote, as in the chat).
+  read as typed (only retrieval sees the subject);
+- *searched and read with the subject*: searched the same way, and the reader reads the question
+  with the subject folded in (``Reading.folded``: "and who is in it?" -> "Who is in Stargate?").
+
+The last two decide ``rag.followup.READER_SEES_SUBJECT``: whether the chat and ``rag.ask`` let the
+reader see the subject.
 
 Both on the seed document alone and on the seed beside the distractor documents of
 ``eval/distractors/`` (several files, where a question that names nothing may be answered from the
@@ -111,21 +116,25 @@ def summary(rows: list[dict], pairs: list[Pair]) -> dict:
 
 
 def evaluate(pipe: Pipeline, pairs: list[Pair]) -> dict:
-    """Ask every pair's first question, then its follow-up alone and with the carried subject."""
-    first, alone, carried, details = [], [], [], []
+    """Ask every pair's first question, then its follow-up alone, searched with the carried subject,
+    and searched and read with it."""
+    first, alone, carried, read, details = [], [], [], [], []
     for pair in pairs:
         reading = read_after(pair.question, [pair.first])
         first.append(scored(pipe.ask(pair.first), pair.first_answers))
         alone.append(scored(pipe.ask(pair.question), pair.answers))
         carried.append(scored(pipe.ask(pair.question, search=reading.search), pair.answers))
+        read.append(scored(pipe.ask(reading.folded or pair.question, search=reading.search), pair.answers))
         details.append({"id": pair.id, "question": pair.question, "searched_as": reading.search,
-                        "alone": alone[-1], "with_subject": carried[-1]})  # fmt: skip
+                        "read_as": reading.folded or pair.question,
+                        "alone": alone[-1], "with_subject": carried[-1], "read_with_subject": read[-1]})  # fmt: skip
     return {
         "pairs": len(pairs),
         "read_as_follow_ups": sum(d["searched_as"] != d["question"] for d in details),
         "first": summary(first, pairs),
         "alone": summary(alone, pairs),
         "with_subject": summary(carried, pairs),
+        "read_with_subject": summary(read, pairs),
         "pairs_detail": details,
     }
 
@@ -139,7 +148,8 @@ def line(name: str, s: dict) -> str:
 
 
 def table(reports: dict[str, dict]) -> str:
-    """The Markdown table RESULTS.md shows: each corpus, the follow-ups alone and with the subject."""
+    """The Markdown table RESULTS.md shows: each corpus, the follow-ups alone, searched with the
+    subject, and searched and read with it."""
     rows = [
         "| corpus · follow-up searched | EM | F1 | abstained (answerable) | abstained (unanswerable) "
         "| answer from a distractor |",
@@ -148,7 +158,8 @@ def table(reports: dict[str, dict]) -> str:
     for name, report in reports.items():
         rows.append(line(f"{name} · first questions (for scale)", report["first"]))
         rows.append(line(f"{name} · follow-up alone", report["alone"]))
-        rows.append(line(f"{name} · **follow-up with the subject**", report["with_subject"]))
+        rows.append(line(f"{name} · follow-up searched with the subject", report["with_subject"]))
+        rows.append(line(f"{name} · follow-up searched and read with the subject", report["read_with_subject"]))
     return "\n".join(rows)
 
 
@@ -173,10 +184,13 @@ def main() -> int:
     print(f"{first['pairs']} pairs; {first['read_as_follow_ups']} follow-ups read with a carried subject\n")
     print(table(reports))
     for name, report in reports.items():
-        changed = [d for d in report["pairs_detail"] if d["alone"]["answer"] != d["with_subject"]["answer"]]
-        for d in changed:
-            before, after = d["alone"]["answer"], d["with_subject"]["answer"]
-            print(f"  {name} {d['id']}: searched as {d['searched_as']!r}: {before!r} -> {after!r}")
+        for d in report["pairs_detail"]:
+            alone, searched, read = (d[c]["answer"] for c in ("alone", "with_subject", "read_with_subject"))
+            if len({alone, searched, read}) > 1:
+                print(
+                    f"  {name} {d['id']}: {d['question']!r} searched as {d['searched_as']!r}, read as "
+                    f"{d['read_as']!r}: {alone!r} -> {searched!r} -> {read!r}"
+                )
     return 0
 
 

@@ -6,6 +6,11 @@ with "and" / "what about", or refers back with "it", "they", "that"...) is read 
 subject is the previous question's names (else its content words), and the reply says how the
 question was read, so a wrong guess is plain to see.
 
+Retrieval gets the question with the subject's words added (``Reading.search``). The reader may get
+the subject too, folded into the question where the question points back ("and who is in it?" ->
+"Who is in Stargate?", ``Reading.folded``): ``READER_SEES_SUBJECT`` says whether it does, set by
+what ``eval/followups.py`` measured (eval/RESULTS.md, "Follow-up questions").
+
 It lives in ``rag`` (not ``ui``) because the chat, ``rag.ask`` (a ``history`` on a stdin JSON line,
 or ``--after``) and ``eval/followups.py`` must read a follow-up the same way; ``ui.followup``
 re-exports it.
@@ -16,6 +21,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from rag.config import MAX_QUESTION_CHARS
 
 MAX_FOLLOW_UP_WORDS = 8  # longer questions usually say what they are about
 _WORD = re.compile(r"[\w'’-]+")
@@ -28,21 +35,44 @@ QUESTION_WORDS = frozenset(
     "has have had the a an of in on at to for by with from and or but about much many there it its this "
     "that these those they them their be been being".split()
 )
+# Folding the subject in: the first word that points back is replaced by the subject, a pronoun
+# before a possessive before a demonstrative ("Despite that, what did they enter into?" replaces
+# "they"); a question with none of them gets "(about ...)" after it. "there" and "then" point back
+# too, but to a place or a time the subject's words do not name, so they are left alone.
+PRONOUNS = {"it": "{}", "they": "{}", "them": "{}", "he": "{}", "him": "{}", "she": "{}", "it's": "{} is"}
+POSSESSIVES = {"its": "{}'s", "their": "{}'s", "theirs": "{}'s", "his": "{}'s", "her": "{}'s"}
+DEMONSTRATIVES = {"that": "{}", "this": "{}", "these": "{}", "those": "{}"}
+DROPPED_LEAD_INS = ("and ", "also ", "so ")  # "what about" / "how about" stay: they frame the question
+READER_SEES_SUBJECT = True  # measured: eval/RESULTS.md, "Follow-up questions"
 
 
 @dataclass(frozen=True)
 class Reading:
-    """How a question is searched: ``search`` is what retrieval looks for, ``subject`` the words
-    carried over from the conversation (empty: the question is read alone), ``shown`` the line the
-    reply gives ("and who is in it? (about Stargate)")."""
+    """How a question is searched and read: ``search`` is what retrieval looks for, ``subject`` the
+    words carried over from the conversation (empty: the question is read alone), ``folded`` the
+    question with the subject in it ("Who is in Stargate?"; None when read alone).
+
+    ``for_reader`` is the question the reader must read and ``shown`` the line the reply gives, so
+    the chat, ``rag.ask`` and the evaluation cannot differ on either."""
 
     question: str
     search: str
     subject: tuple[str, ...] = ()
+    folded: str | None = None
+
+    @property
+    def for_reader(self) -> str:
+        """The question the reader reads: the folded one where the reader sees the subject."""
+        return self.folded if READER_SEES_SUBJECT and self.folded else self.question
 
     @property
     def shown(self) -> str | None:
-        return None if not self.subject else f"{self.question} (about {' '.join(self.subject)})"
+        """How the reply says the question was read (None: read as typed)."""
+        if not self.subject:
+            return None
+        if READER_SEES_SUBJECT and self.folded:
+            return self.folded
+        return f"{self.question} (about {' '.join(self.subject)})"
 
 
 def words(text: str) -> list[str]:
@@ -68,6 +98,31 @@ def subject_of(question: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names or content))
 
 
+def fold(question: str, subject: tuple[str, ...]) -> str | None:
+    """``question`` with ``subject`` in place of the word that points back to it, as a person would
+    say it in full: "and who is in it?" -> "Who is in Stargate?", "Who are its rivals there?" ->
+    "Who are Google Cloud's rivals there?". A leading "and" goes; with no such word the subject is
+    added after the question ("When? (about Stargate)"). None when the fold would be too long for a
+    question: the reader then reads the question as typed."""
+    name = " ".join(subject)
+    lowered = question.lower()
+    for lead in DROPPED_LEAD_INS:
+        if lowered.startswith(lead) and len(question) > len(lead):
+            question = question[len(lead) :].lstrip()
+            question = question[:1].upper() + question[1:]
+            break
+    found = list(_WORD.finditer(question))
+    folded = f"{question} (about {name})"
+    for kind in (PRONOUNS, POSSESSIVES, DEMONSTRATIVES):
+        hit = next((m for m in found if m.group().lower().replace("’", "'") in kind), None)
+        if hit is not None:
+            said = kind[hit.group().lower().replace("’", "'")].format(name)
+            said = said[:1].upper() + said[1:] if hit.start() == 0 else said
+            folded = question[: hit.start()] + said + question[hit.end() :]
+            break
+    return folded if len(folded) <= MAX_QUESTION_CHARS else None
+
+
 def read(question: str, subject: tuple[str, ...] = ()) -> Reading:
     """How to search ``question`` in a conversation about ``subject`` (``subject_after`` the previous
     question): a follow-up carries the subject's words it does not already name; any other question
@@ -79,7 +134,7 @@ def read(question: str, subject: tuple[str, ...] = ()) -> Reading:
     carried = tuple(w for w in subject if w.lower() not in own)
     if not carried:
         return Reading(question, question)
-    return Reading(question, f"{question} {' '.join(carried)}", carried)
+    return Reading(question, f"{question} {' '.join(carried)}", carried, fold(question, carried))
 
 
 def subject_after(reading: Reading) -> tuple[str, ...]:

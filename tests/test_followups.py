@@ -2,7 +2,8 @@
 
 import json
 
-from rag.followup import read, read_after, subject_after
+from rag.config import MAX_QUESTION_CHARS
+from rag.followup import READER_SEES_SUBJECT, fold, read, read_after, subject_after
 
 from .conftest import ROOT, SEEDS
 
@@ -31,3 +32,21 @@ def test_read_after_carries_the_subject_as_the_chat_does():
     assert read_after("when was that?", history).search == "when was that? Stargate"
     assert read_after("and who is in it?").search == "and who is in it?"  # no history: read alone
     assert read_after("What is the capital of France?", history).subject == ()
+
+
+def test_the_reader_reads_a_follow_up_with_its_subject_folded_in():
+    """The word that points back becomes the subject, so the reader is not left with a bare "it"; the
+    reply shows that question, and any other question is read and shown as typed."""
+    assert fold("and who is in it?", ("Stargate",)) == "Who is in Stargate?"
+    assert fold("Who are its rivals there?", ("Google", "Cloud")) == "Who are Google Cloud's rivals there?"
+    assert fold("Despite that, what did they enter into?", ("OpenAI",)) == "Despite that, what did OpenAI enter into?"
+    assert fold("When was that deal finalized?", ("OpenAI",)) == "When was OpenAI deal finalized?"
+    assert fold("And for Stargate?", ("CoreWeave",)) == "For Stargate? (about CoreWeave)"  # nothing points back
+    assert fold("what about it?", ("Stargate",)) == "what about Stargate?"  # "what about" frames: it stays
+    assert fold("and it?", ("x" * MAX_QUESTION_CHARS,)) is None  # too long to be a question: read as typed
+    follow = read_after("and who is in it?", ["How much is Stargate worth?"])
+    assert follow.folded == "Who is in Stargate?" and follow.search == "and who is in it? Stargate"
+    assert READER_SEES_SUBJECT  # measured by eval/followups.py: eval/RESULTS.md, "Follow-up questions"
+    assert follow.for_reader == follow.shown == "Who is in Stargate?"
+    alone = read_after("What is the capital of France?", ["How much is Stargate worth?"])
+    assert alone.folded is None and alone.for_reader == "What is the capital of France?" and alone.shown is None

@@ -780,7 +780,7 @@ def test_a_follow_up_carries_the_conversations_subject():
     subject = subject_after(read("How much is Stargate worth?"))
     assert subject == ("Stargate",)
     follow = read("and who is in it?", subject)
-    assert follow.search == "and who is in it? Stargate" and follow.shown == "and who is in it? (about Stargate)"
+    assert follow.search == "and who is in it? Stargate" and follow.shown == "Who is in Stargate?"
     assert read("when was that?", subject_after(follow)).subject == ("Stargate",)
     assert read("What is the capital of France?", subject).search == "What is the capital of France?"
     assert read("and is Stargate big?", subject).shown is None  # it names the subject itself

@@ -256,7 +256,8 @@ def build(assistant: Assistant, top_k: int = TOP_K, unavailable: dict[str, str] 
         reading = followup.read(question, tuple((conversation or {}).get("subject", ())))
         token = uuid.uuid4().hex
         waiting[session_of(request)] = token
-        pending = {"question": question, "search": reading.search, "read_as": reading.shown, "token": token}
+        pending = {"question": question, "token": token, "search": reading.search, "read_as": reading.shown}
+        pending["ask"] = reading.for_reader  # a follow-up's reader sees its subject too ("Who is in Stargate?")
         pending["subject"] = list(followup.subject_after(reading))
         return [history, "", pending, True, gr.update(interactive=False), ""]
 
@@ -295,7 +296,7 @@ def build(assistant: Assistant, top_k: int = TOP_K, unavailable: dict[str, str] 
         pending: dict, k: float, level: str, reader: str, search_in: list[str] | None, previous: str | None
     ) -> tuple[str, str | None]:
         """The reply to one question and the file its answer came from (None: no answer)."""
-        question = pending["question"]
+        question = pending.get("ask") or pending["question"]
         used = None if level not in LEVELS or level == RECOMMENDED else assistant.levels(reader)[level]
         started = time.perf_counter()
         result = assistant.ask(question, int(k), used, reader, chosen_sources(search_in), pending.get("search"))
