@@ -43,10 +43,11 @@ def neural(precision: str) -> Callable[[], Reader]:
     """A factory for the shipped neural reader run in ``precision``: fp32, bf16, int8 or onnx."""
 
     def make() -> Reader:
-        from rag.reader.model import load, quantize
+        from rag.reader.hf import load_folder
+        from rag.reader.model import quantize
         from rag.reader.neural import MODEL_DIR, NeuralReader
 
-        model, config, tokenizer = load(MODEL_DIR)  # the torch model, whatever runtime the settings name
+        model, config, tokenizer = load_folder(MODEL_DIR)  # the torch model, whatever runtime the settings name
         if precision == "int8":
             model = quantize(copy.deepcopy(model))
         elif precision == "onnx":

@@ -14,7 +14,6 @@ The network runs once per model; every setting re-ranks the same cached candidat
 from __future__ import annotations
 
 import argparse
-import hashlib
 import itertools
 import json
 import pickle
@@ -30,6 +29,7 @@ from rag.eval.gold import load_squad, materialise_squad, sample  # noqa: E402
 from rag.eval.metrics import best_over_golds, exact_match, f1  # noqa: E402
 from rag.reader.decoding import Decoding, entities  # noqa: E402
 from rag.reader.neural import MODEL_DIR, NeuralReader, predict  # noqa: E402
+from rag.reader.onnx_model import weights_digest  # noqa: E402
 from rag.reader.windows import encode  # noqa: E402
 from rag.training import data  # noqa: E402
 from rag.training.heldout import calibrate  # noqa: E402
@@ -41,8 +41,8 @@ PER_WINDOW = 10
 
 
 def model_key(model_dir: Path) -> str:
-    weights = next(p for p in (model_dir / "model.safetensors", model_dir / "weights.safetensors") if p.is_file())
-    return hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+    """The cache key of a model's candidates: its weights' hash (as the ONNX export cache names them)."""
+    return weights_digest(model_dir)[:12]
 
 
 def read_all(reader: NeuralReader, items: list[tuple[str, list[Passage]]]) -> list[list]:

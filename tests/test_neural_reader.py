@@ -92,7 +92,8 @@ def test_window_boundary_offsets_slice_exactly_and_spans_are_not_repeated(tokeni
     holding = [w for w in windows if w.token_span(a, a + len(answer))]
     assert len(windows) > 10 and len(holding) >= 2  # the answer sits in an overlap of windows
     for w in windows:  # every window boundary cuts between tokens with exact character offsets
-        first, last = w.context_range()
+        passage = [i for i, o in enumerate(w.offsets) if o is not None]
+        first, last = passage[0], passage[-1]
         assert text[w.offsets[first][0] : w.offsets[last][1]].strip() == text[w.offsets[first][0] : w.offsets[last][1]]
     for w in holding:
         s, e = w.token_span(a, a + len(answer))
@@ -208,11 +209,11 @@ def test_onnx_runtime_span_model_matches_torch(tokenizer, tmp_path):
     """The ONNX export gives torch's log-probabilities, on a padded batch of windows of different lengths."""
     import numpy as np
 
-    from rag.reader.model import load as load_torch
+    from rag.reader.hf import load_folder
     from rag.reader.onnx_model import OrtSpanModel, export_onnx
     from rag.reader.windows import collate
 
-    model, _, _ = load_torch(MODEL_DIR)
+    model, _, _ = load_folder(MODEL_DIR)
     ort_model = OrtSpanModel(export_onnx(model, MODEL_DIR, tmp_path))
     contexts = ["CoreWeave supplies the GPUs. " * 30, "Short passage about Google Cloud."]
     batch = collate(encode(tokenizer, "Who supplies GPUs?", contexts, 128, 48))
@@ -247,7 +248,8 @@ def test_the_shipped_reader_runs_without_torch(tmp_path):
 
 def test_scores_compare_spans_with_their_own_window_no_answer():
     """A span that beats its window's [CLS] by far outranks one that barely does, whatever their softmax mass."""
-    from rag.reader.neural import Span, window_spans
+    from rag.reader.decoding import Candidate
+    from rag.reader.neural import window_spans
     from rag.reader.windows import Window
 
     def window(context: int) -> Window:
@@ -261,7 +263,7 @@ def test_scores_compare_spans_with_their_own_window_no_answer():
     # P(span) 0.25 against 0.30 in the other window, but 250,000 times its own no-answer: it wins.
     assert (best.context, best.start, best.end) == (1, 5, 9)
     assert spans[0].score == pytest.approx(0.55**2 / (0.55**2 + 0.45**2), rel=1e-4)  # sigmoid of the margin
-    assert Span(0, 0, 1, -1000.0).score == 0.0 and Span(0, 0, 1, 0.0).score == 0.5
+    assert Candidate(0, 0, 1, -1000.0).score == 0.0 and Candidate(0, 0, 1, 0.0).score == 0.5
 
 
 def test_a_reader_calibrated_for_another_score_is_refused(tokenizer, tmp_path):
@@ -284,13 +286,19 @@ def test_near_miss_negatives_drop_the_answer_sentence_only():
 
 
 def test_a_run_can_start_from_exported_weights_or_a_checkpoint(tmp_path):
-    from rag.reader.model import SpanModel, export
+    """Training writes a Hugging Face QA folder, reads it back as a start, and refuses any other folder."""
+    from rag.reader.hf import save_folder
+    from rag.reader.model import SpanModel, load_tokenizer
     from rag.training.train import initial_weights
 
     model = SpanModel()
-    export(model, tmp_path, {})
-    assert (tmp_path / "model.safetensors").is_file() and (tmp_path / "tokenizer.json").is_file()
-    exported = initial_weights(tmp_path)
+    save_folder(model.state_dict(), load_tokenizer(), tmp_path / "out", {})
+    assert {"model.safetensors", "tokenizer.json", "rag_reader.json"} <= {p.name for p in (tmp_path / "out").iterdir()}
+    exported = initial_weights(tmp_path / "out")
     assert torch.allclose(exported["qa.weight"], model.qa.weight.detach().half().float())
     torch.save({"model": model.state_dict()}, tmp_path / "last.pt")
     assert torch.equal(initial_weights(tmp_path / "last.pt")["qa.weight"], model.qa.weight)
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "weights.safetensors").write_bytes(b"")  # the older format, no longer read
+    with pytest.raises(ValueError, match="no model.safetensors"):
+        initial_weights(tmp_path / "old")

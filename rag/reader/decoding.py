@@ -93,10 +93,6 @@ class Decoding:
         given = settings.get("decoding") or {}
         return cls(**{k: type(getattr(cls, k))(v) for k, v in given.items() if k in cls.__dataclass_fields__})
 
-    @property
-    def active(self) -> bool:
-        return self != Decoding()
-
     def adjust(
         self, question: str, passages: Sequence[Passage], c: Candidate, ents: Callable[[str], Entities]
     ) -> float:

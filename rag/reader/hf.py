@@ -10,6 +10,10 @@ that kind (BERT, RoBERTa, DeBERTa, ...) can be read with ``--reader-model DIR``.
 and end log-probabilities over [CLS] (the no-answer slot) and the passage tokens. The span margin
 ``start[i] + end[j] - start[0] - end[0]`` is the same in raw logits and in these, so scores and
 thresholds carry over unchanged.
+
+This is the one way a reader folder is written (``save_folder``, by training) and read in torch
+(``load_folder``); it builds on ``rag.reader.model`` (the span head's masking, the base model), which
+never imports it back.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from torch import nn
 from rag.config import set_offline_env
 from rag.errors import UsageError
 from rag.reader.folder import SETTINGS, check_folder, read_settings
-from rag.reader.model import masked_log_probs
+from rag.reader.model import base_model_path, masked_log_probs, precision, quantize
 
 
 class QAModel(nn.Module):
@@ -48,8 +52,9 @@ class QAModel(nn.Module):
         return masked_log_probs(out.start_logits, out.end_logits, context_mask)
 
 
-def load_folder(model_dir: Path) -> tuple[QAModel, dict, object]:
-    """(model in eval mode, reader settings, fast tokenizer) from a QA model folder."""
+def load_folder(model_dir: Path) -> tuple[nn.Module, dict, object]:
+    """(model in eval mode, reader settings, fast tokenizer) from a QA model folder; the model is
+    int8-quantized when the settings ask for it, since the threshold was calibrated on exactly that model."""
     check_folder(model_dir)
     set_offline_env()
     import transformers
@@ -68,15 +73,14 @@ def load_folder(model_dir: Path) -> tuple[QAModel, dict, object]:
         raise UsageError(f"{model_dir} has no fast tokenizer (tokenizer.json); character offsets need one")
     settings = read_settings(model_dir)
     token_types = "token_type_ids" in tokenizer.model_input_names
-    return QAModel(model.eval(), token_types).eval(), settings, tokenizer
+    qa = QAModel(model.eval(), token_types).eval()
+    return (quantize(qa) if precision(settings) == "int8" else qa), settings, tokenizer
 
 
 def to_hf(span_state: dict[str, torch.Tensor]):
     """A ``BertForQuestionAnswering`` holding the weights of a ``SpanModel`` state dict."""
     set_offline_env()
     from transformers import AutoConfig, BertForQuestionAnswering
-
-    from rag.reader.model import base_model_path
 
     config = AutoConfig.from_pretrained(str(base_model_path()))
     config.architectures = ["BertForQuestionAnswering"]
@@ -123,7 +127,7 @@ def save_folder(span_state_dict: dict[str, torch.Tensor], tokenizer, out_dir: Pa
             written.chmod(0o644)
         if out_dir.exists():
             for extra in out_dir.iterdir():  # keep what training wrote beside the model (card, summary)
-                if not (tmp / extra.name).exists() and extra.is_file() and extra.name != "weights.safetensors":
+                if not (tmp / extra.name).exists() and extra.is_file():
                     shutil.copy2(extra, tmp / extra.name)
             old = out_dir.with_name(f".{out_dir.name}-old")
             shutil.rmtree(old, ignore_errors=True)

@@ -4,14 +4,12 @@ No-answer is SQuAD 2.0 style: the [CLS] token (position 0) is a legal start and 
 window that does not hold the answer learns to put its probability mass there. Logits outside
 the passage (question, [SEP], padding) are masked, in training and at inference alike.
 
-Trained weights are exported as a standard Hugging Face ``BertForQuestionAnswering`` folder
-(``rag.reader.hf``); ``load`` still reads the older format (only the tensors that differ from the
-base model, ``weights.safetensors``), which ``--init-from`` may name.
+Trained weights are saved, and read back, as a standard Hugging Face ``BertForQuestionAnswering``
+folder by ``rag.reader.hf``, which builds on this module (never the other way round).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from pathlib import Path
@@ -20,9 +18,6 @@ import torch
 from torch import nn
 
 from rag.config import set_offline_env
-
-WEIGHTS = "weights.safetensors"
-CONFIG = "config.json"
 
 
 def base_model_path() -> Path:
@@ -101,15 +96,7 @@ def span_loss(start_lp: torch.Tensor, end_lp: torch.Tensor, starts: torch.Tensor
     return nll.mean() / 2
 
 
-def export(model: SpanModel, out_dir: Path, config: dict) -> int:
-    """Write ``out_dir`` as a Hugging Face QA folder with our settings (``config``) beside it;
-    returns the weights' size in bytes."""
-    from rag.reader.hf import save_folder
-
-    return save_folder(model.state_dict(), load_tokenizer(), out_dir, config)
-
-
-def quantize(model: SpanModel) -> nn.Module:
+def quantize(model: nn.Module) -> nn.Module:
     """Dynamic int8 for every Linear: about 3x faster on CPU, but it cost 6 points of held-out F1."""
     with warnings.catch_warnings():  # torch deprecates quantized tensors; they still work in the pinned 2.13
         warnings.simplefilter("ignore", UserWarning)
@@ -126,25 +113,3 @@ def precision(config: dict) -> str:
     """The precision to run in: the config's ("fp32", "bf16" or "int8"), bf16 falling back to fp32."""
     wanted = config.get("precision") or ("int8" if config.get("quantize") == "dynamic-int8" else "fp32")
     return "fp32" if wanted == "bf16" and not bf16_supported() else wanted
-
-
-def load(model_dir: Path) -> tuple[nn.Module, dict, object]:
-    """(model in eval mode, settings, tokenizer) from a QA folder or the older delta format;
-    int8-quantized if the settings ask for it (the threshold was calibrated on exactly that model)."""
-    from safetensors.torch import load_file
-
-    from rag.reader.hf import load_folder
-
-    if not (model_dir / WEIGHTS).is_file():
-        model, config, tokenizer = load_folder(model_dir)
-    else:
-        model = SpanModel()
-        state = {k: v.float() for k, v in load_file(str(model_dir / WEIGHTS)).items()}
-        unknown = set(state) - set(model.state_dict())
-        if unknown:
-            raise ValueError(f"{model_dir / WEIGHTS} has tensors the model lacks: {sorted(unknown)[:3]}")
-        model.load_state_dict(state, strict=False)
-        model.eval()
-        config = json.loads((model_dir / CONFIG).read_text(encoding="utf-8"))
-        tokenizer = load_tokenizer()
-    return (quantize(model) if precision(config) == "int8" else model), config, tokenizer

@@ -20,7 +20,7 @@ import numpy as np
 
 from rag.errors import RagError
 from rag.reader.decoding import Candidate, Decoding
-from rag.reader.folder import read_settings
+from rag.reader.folder import DEFAULT_SETTINGS, read_settings
 from rag.reader.windows import Window, collate, encode
 from rag.types import Answer, Passage
 
@@ -31,12 +31,9 @@ log = logging.getLogger(__name__)
 SCORE = "sigmoid(span logits - [CLS] no-answer logits) within a window"
 
 
-Span = Candidate  # a candidate span of one passage and its margin (rag.reader.decoding)
-
-
 def window_spans(
     windows: Sequence[Window], start_lp: np.ndarray, end_lp: np.ndarray, max_answer_tokens: int, top_n: int
-) -> list[Span]:
+) -> list[Candidate]:
     """The ``top_n`` best legal spans per window: whole words of the passage, end >= start, bounded length."""
     length = start_lp.shape[1]
     no_answer = start_lp[:, 0] + end_lp[:, 0]
@@ -57,7 +54,7 @@ def window_spans(
         top = np.argpartition(-s, k - 1)[:k]
         for flat in top[np.argsort(-s[top], kind="stable")]:
             a, b = w.offsets[flat // length], w.offsets[flat % length]
-            out.append(Span(w.context, a[0], b[1], float(s[flat])))
+            out.append(Candidate(w.context, a[0], b[1], float(s[flat])))
     return out
 
 
@@ -77,9 +74,9 @@ def forward(model, batch: dict[str, np.ndarray], bf16: bool) -> tuple[np.ndarray
 
 def predict(
     model, windows: Sequence[Window], max_answer_tokens: int = 30, top_n: int = 5, bf16: bool = False
-) -> list[Span]:
+) -> list[Candidate]:
     """Candidate spans over all windows, best first (duplicates included); ``bf16`` autocasts a torch encoder."""
-    spans: list[Span] = []
+    spans: list[Candidate] = []
     for i in range(0, len(windows), FORWARD_BATCH):
         chunk = windows[i : i + FORWARD_BATCH]
         start_lp, end_lp = forward(model, collate(chunk), bf16)
@@ -106,13 +103,13 @@ def load_model(model_dir: str = str(MODEL_DIR), threads: int = 0) -> tuple[objec
             if backend == "onnx":
                 raise
             log.warning("ONNX Runtime cannot run the reader (%s); using torch", exc)
-    from rag.reader import model as span_model
+    from rag.reader.hf import load_folder
 
     if threads:
         import torch
 
         torch.set_num_threads(threads)
-    return span_model.load(path)
+    return load_folder(path)
 
 
 class NeuralReader:
@@ -127,9 +124,10 @@ class NeuralReader:
         ``threads``: see ``load_model``."""
         self.model, self.config, self.tokenizer = loaded or load_model(str(model_dir), threads)
         self.threshold = float(self.config.get("threshold", 0.5) if threshold is None else threshold)
-        self.max_length = int(self.config.get("max_length", 256))
-        self.stride = int(self.config.get("stride", 128))
-        self.max_answer_tokens = int(self.config.get("max_answer_tokens", 30))
+        windows = {**DEFAULT_SETTINGS, **self.config}  # a folder's settings hold the defaults; ``loaded`` may not
+        self.max_length = int(windows["max_length"])
+        self.stride = int(windows["stride"])
+        self.max_answer_tokens = int(windows["max_answer_tokens"])
         self.bf16 = not getattr(self.model, "runs_numpy", False) and torch_precision(self.config) == "bf16"
         self.decoding = Decoding.from_settings(self.config)
         self.confidence_cutoffs: dict[str, float] | None = self.config.get("confidence")  # rag.reader.confidence

@@ -19,13 +19,14 @@ from rag.onnx_export import default_cache_dir, write_onnx
 from rag.reader.folder import check_folder
 
 INPUTS = ("input_ids", "token_type_ids", "attention_mask", "context_mask")
-WEIGHT_FILES = ("model.safetensors", "weights.safetensors")
+WEIGHTS = "model.safetensors"  # a Hugging Face QA folder's weights (rag.reader.hf)
 
 
 def weights_digest(model_dir: Path) -> str:
-    weights = next((model_dir / n for n in WEIGHT_FILES if (model_dir / n).is_file()), None)
-    if weights is None:
-        raise FileNotFoundError(f"no weights in {model_dir}")
+    """A short hash of the folder's weights: the name of their cached export, so new weights never run a stale one."""
+    weights = model_dir / WEIGHTS
+    if not weights.is_file():
+        raise FileNotFoundError(f"no {WEIGHTS} in {model_dir}")
     digest = hashlib.sha256()
     with open(weights, "rb") as f:
         while block := f.read(1 << 20):
@@ -88,8 +89,8 @@ def load_onnx(
     check_folder(model_dir)
     path = onnx_path(model_dir, cache_dir)
     if not path.is_file():
-        from rag.reader import model as span_model
+        from rag.reader.hf import load_folder
 
-        model, _, _ = span_model.load(model_dir)
+        model, _, _ = load_folder(model_dir)
         export_onnx(model, model_dir, path=path)
     return OrtSpanModel(path, threads), settings, Tokenizer.from_file(str(model_dir / "tokenizer.json"))

@@ -35,11 +35,6 @@ class Window:
     def __len__(self) -> int:
         return len(self.input_ids)
 
-    def context_range(self) -> tuple[int, int]:
-        """First and last token index holding passage text."""
-        idx = [i for i, o in enumerate(self.offsets) if o is not None]
-        return idx[0], idx[-1]
-
     def token_span(self, start_char: int, end_char: int) -> tuple[int, int] | None:
         """Token positions covering characters ``[start_char, end_char)``; None if not fully inside."""
         idx = [i for i, o in enumerate(self.offsets) if o is not None]

@@ -26,7 +26,9 @@ from pathlib import Path
 
 import torch
 
-from rag.reader.model import SpanModel, export, load_tokenizer, precision, quantize, span_loss
+from rag.reader.folder import DEFAULT_SETTINGS
+from rag.reader.hf import save_folder, span_state
+from rag.reader.model import SpanModel, load_tokenizer, precision, quantize, span_loss
 from rag.reader.neural import SCORE
 from rag.reader.windows import Window, collate, encode_pairs
 from rag.training import data, heldout
@@ -58,11 +60,12 @@ class TrainConfig:
     join_sentences: int = 4
     # questions trained per file, "NAME=N" (QAMR asks ~37 questions of every sentence; a sample is enough)
     file_caps: list[str] = field(default_factory=lambda: ["qamr_dev.json=6000", "qamr_test.json=6000"])
-    max_length: int = 256
+    max_length: int = 256  # training windows, which overlap by their own stride
     stride: int = 128
-    max_answer_tokens: int = 30
-    infer_max_length: int = 256  # windows at inference and in the held-out evaluation
-    infer_stride: int = 96
+    max_answer_tokens: int = DEFAULT_SETTINGS["max_answer_tokens"]
+    # windows at inference and in the held-out evaluation: the reader's own defaults (rag.reader.folder)
+    infer_max_length: int = DEFAULT_SETTINGS["max_length"]
+    infer_stride: int = DEFAULT_SETTINGS["stride"]
     batch_size: int = 16
     lr: float = 8e-5
     warmup: float = 0.06
@@ -204,15 +207,14 @@ def save_checkpoint(path: Path, model, optimizer, scheduler, step: int, seconds:
 
 
 def initial_weights(path: Path) -> dict[str, torch.Tensor]:
-    """Weights to start from: a checkpoint's model state or an exported folder's changed tensors."""
+    """Weights to start from: a checkpoint's model state, or an exported reader folder's weights."""
     if path.is_dir():
         from safetensors.torch import load_file
 
-        if (path / "model.safetensors").is_file():
-            from rag.reader.hf import span_state
-
-            return span_state(load_file(str(path / "model.safetensors")))
-        return {k: v.float() for k, v in load_file(str(path / "weights.safetensors")).items()}
+        weights = path / "model.safetensors"
+        if not weights.is_file():
+            raise ValueError(f"{path} is no exported reader folder: it has no model.safetensors")
+        return span_state(load_file(str(weights)))
     return torch.load(path, map_location="cpu", weights_only=True)["model"]
 
 
@@ -313,7 +315,7 @@ def train(cfg: TrainConfig) -> dict:
         "score": SCORE,
     }
     out = Path(cfg.output_dir)
-    size = export(model.to("cpu"), out, config)
+    size = save_folder(model.to("cpu").state_dict(), load_tokenizer(), out, config)  # a fresh tokenizer
     summary = {
         "command": " ".join(["python -m rag.training.train", *sys.argv[1:]]),
         "config": dataclasses.asdict(cfg),
