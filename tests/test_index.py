@@ -10,7 +10,7 @@ import pytest
 from rag.errors import IndexUnusable
 from rag.index.__main__ import main as index_main
 from rag.index.build import update_index
-from rag.index.store import Index, indexed_text
+from rag.index.store import FORMAT, Index, indexed_text
 
 from .conftest import SEED_FILE
 
@@ -163,6 +163,25 @@ def test_corrupt_index_is_detected_and_rebuilt(docs, tmp_path, embedder, damage,
     rebuilt, report = update_index(docs, index_dir, embedder)
     assert report.rebuilt_because and "rebuilding index" in capsys.readouterr().err
     assert rebuilt.chunks == good.chunks
+
+
+def test_an_index_of_an_older_format_is_rebuilt_once_saying_why(docs, tmp_path, embedder, capsys):
+    """A format-2 index (before checksums: none in its manifest, CURRENT naming the build alone) is not read
+    at all: it is rebuilt, once, and the reason is printed."""
+    index_dir = tmp_path / "index"
+    good, _ = update_index(docs, index_dir, embedder)
+    build = live_build(index_dir)
+    manifest = json.loads((build / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["checksums"]
+    (build / "manifest.json").write_text(json.dumps({**manifest, "format": 2}), encoding="utf-8")
+    (index_dir / "CURRENT").write_text(f"{build.name}\n")
+    capsys.readouterr()
+    rebuilt, report = update_index(docs, index_dir, embedder)
+    assert report.rebuilt_because == f"index in {index_dir} has format 2, this version reads {FORMAT}"
+    assert f"rebuilding index: {report.rebuilt_because}" in capsys.readouterr().err
+    assert rebuilt.chunks == good.chunks and rebuilt.manifest["format"] == FORMAT
+    _, again = update_index(docs, index_dir, embedder)
+    assert not again.rebuilt_because and again.embedded_chunks == 0 and "rebuilding" not in capsys.readouterr().err
 
 
 def test_index_built_with_another_model_is_rebuilt(docs, tmp_path, embedder, capsys):

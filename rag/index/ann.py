@@ -125,7 +125,7 @@ def apply_search_params(index: faiss.Index, params: dict[str, Any]) -> None:
 
     Raises ValueError when ``params["index_type"]`` does not describe ``index``.
     """
-    kind = params.get("index_type", FLAT)
+    kind = params["index_type"]
     ivf = faiss.try_extract_index_ivf(index)
     if kind == FLAT and isinstance(index, faiss.IndexFlat):
         return

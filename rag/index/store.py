@@ -123,7 +123,7 @@ class Index:
         build = index_dir / name
         manifest_bytes = (build / "manifest.json").read_bytes()
         manifest = json.loads(manifest_bytes)
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:  # older: rebuilt, with this reason
             found = manifest.get("format") if isinstance(manifest, dict) else None
             raise IndexUnusable(f"index in {index_dir} has format {found!r}, this version reads {FORMAT}")
         if hashlib.sha256(manifest_bytes).hexdigest() != digest or checksums(build) != manifest.get("checksums"):
@@ -134,7 +134,7 @@ class Index:
         files = manifest["files"]
         extracted = {s for s, st in files.items() if not is_plain(s) and not st.get("skipped")}
         vectors = faiss.read_index(str(build / "vectors.faiss"))
-        ann.apply_search_params(vectors, manifest.get("index_params", {"index_type": ann.FLAT}))
+        ann.apply_search_params(vectors, manifest["index_params"])
         lexical = Bm25.load(build / "bm25")
         sizes_agree = len(chunks) == vectors.ntotal == lexical.size == manifest.get("n_chunks")
         if not sizes_agree or vectors.d != manifest.get("dim") or not extracted <= texts.keys():
@@ -270,9 +270,7 @@ def checksums(build: Path) -> dict[str, str]:
 
 
 def _load_texts(path: Path) -> dict[str, Extracted]:
-    """The kept extracted texts; a build from before they were kept has none (it held only .txt/.md)."""
-    if not path.exists():
-        return {}
+    """The kept texts, by source (every build has the file, empty when no text is kept)."""
     texts = {}
     with open(path, encoding="utf-8") as f:
         for line in f:
