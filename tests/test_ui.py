@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import hashlib
 import html
+import os
 import re
 import threading
 import time
 from dataclasses import dataclass, replace
+from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from rag.errors import UsageError
+from rag.settings import Settings
 from rag.types import Answer, Extracted, Passage, Result, Span
 from ui.core import Assistant, load_readers
 from ui.document_view import document_body, document_page, document_span
@@ -25,6 +28,7 @@ from ui.reply import (
     RECOMMENDED,
     SURE,
     Context,
+    changed_on,
     confidence,
     document_href,
     excerpt,
@@ -415,6 +419,9 @@ class FakePipeline:
         seen = Answer(question, "x.txt", 0, 1, used)
         return Result(question, seen, (PASSAGE,) * (top_k or 1))
 
+    def threshold_for(self, reader, threshold=None) -> float:
+        return reader.threshold if threshold is None else threshold
+
     def refresh(self, strict: bool = False):
         self.refreshing.set()
         if self.hold_refresh is not None:
@@ -685,7 +692,7 @@ def test_one_size_message_for_every_path(tmp_path: Path):
 def test_uploaded_document_is_answerable_right_away(docs: Path, tmp_path: Path, embedder):
     from rag.pipeline import Pipeline
 
-    pipe = Pipeline(docs, tmp_path / "index", embedder=embedder)
+    pipe = Pipeline(Settings(docs=docs, index=tmp_path / "index"), embedder=embedder)
     pipe.refresh()
     default_threshold = pipe.reader.threshold
     assistant = Assistant(pipe)
@@ -710,7 +717,7 @@ def test_uploaded_document_is_answerable_right_away(docs: Path, tmp_path: Path, 
 def test_uploaded_pdf_is_answerable_and_cited_with_its_page(docs: Path, tmp_path: Path, embedder):
     from rag.pipeline import Pipeline
 
-    pipe = Pipeline(docs, tmp_path / "index", embedder=embedder)
+    pipe = Pipeline(Settings(docs=docs, index=tmp_path / "index"), embedder=embedder)
     assistant = Assistant(pipe)
     upload = tmp_path / "Harbour Report.pdf"
     upload.write_bytes(make_pdf([["Harbour records."], ["The Port Elira lighthouse was designed by Tomasz Wren."]]))
@@ -795,10 +802,48 @@ def test_a_reply_says_how_it_read_a_follow_up_a_change_of_file_and_a_disagreemen
     text = parsed(format_reply(result, [], None, 0.05, 0.05, 0.1, None, context)).text
     assert "Read as: and who? (about GPUs)" in text
     assert "From a different file than the previous answer: deal.txt (before: club.txt)." in text
-    assert "Another file says otherwise: Nvidia (club.txt). Check which one is current." in text
+    assert "Another file says otherwise: Nvidia (club.txt). This answer is from deal.txt. Check which one" in text
     same = Context(previous_source="deal.txt", other=replace(porto, text="coreweave."))
     quiet = parsed(format_reply(result, [], None, 0.05, 0.05, 0.1, None, same)).text
     assert "different file" not in quiet and "otherwise" not in quiet
+
+
+def test_two_files_that_disagree_are_each_shown_with_their_date():
+    """The dates are what tell an old copy from the current one: each file with its day, in words."""
+    porto = Answer("Nvidia", "club.txt", OTHER.index("Nvidia"), OTHER.index("Nvidia") + 6, 0.9)
+    changed = {"club.txt": datetime(2024, 3, 4, 12).timestamp(), "deal.txt": datetime(2025, 11, 30, 23, 59).timestamp()}
+    context = Context(other=porto, changed=changed)
+    result = Result("Who supplies the GPUs?", ANSWER, (PASSAGE,))
+    text = parsed(format_reply(result, [], None, 0.05, 0.05, 0.1, None, context)).text
+    assert (
+        "Another file says otherwise: Nvidia (club.txt, changed 4 March 2024). "
+        "This answer is from deal.txt, changed 30 November 2025. Check which one is current." in text
+    )
+    assert changed_on(datetime(2023, 1, 9, 0, 1).timestamp()) == "changed 9 January 2023"
+
+
+def test_a_real_disagreement_names_both_files_and_the_dates_they_were_changed(docs: Path, tmp_path: Path, embedder):
+    """Through the real pipeline and reader: an old and a new handbook disagree; the reply gives both
+    answers, each with its file and the file's modification date."""
+    from rag.pipeline import Pipeline
+
+    (docs / "handbook-2019.txt").write_text("Office handbook (2019).\n\nOur head office is in Lisbon.\n")
+    (docs / "handbook-2024.txt").write_text("Office handbook (2024).\n\nOur head office is in Porto.\n")
+    os.utime(docs / "handbook-2019.txt", (time.time(), datetime(2019, 6, 1, 9).timestamp()))
+    os.utime(docs / "handbook-2024.txt", (time.time(), datetime(2024, 3, 4, 9).timestamp()))
+    pipe = Pipeline(Settings(docs=docs, index=tmp_path / "index"), embedder=embedder)
+    pipe.refresh()
+    assistant = Assistant(pipe)
+    result = assistant.ask("Where is the head office?", 5)
+    other = assistant.other_answer(result)
+    assert result.answer is not None and other is not None
+    assert {result.answer.text, other.text} == {"Lisbon", "Porto"}
+    note = parsed(assistant.reply(result, context=Context(other=other))).text
+    dates = {"handbook-2019.txt": "changed 1 June 2019", "handbook-2024.txt": "changed 4 March 2024"}
+    said = f"Another file says otherwise: {other.text} ({other.source}, line 3, {dates[other.source]})."
+    assert said in note
+    assert f"This answer is from {result.answer.source}, {dates[result.answer.source]}." in note
+    assert assistant.changed(["../outside.txt", "gone.txt"]) == {}  # nothing outside the documents, nothing gone
 
 
 def test_the_chat_passes_the_chosen_files_and_the_follow_up_search_on(tmp_path: Path):
@@ -861,7 +906,7 @@ def test_a_damaged_file_is_refused_in_plain_words():
 def test_a_question_can_be_restricted_to_chosen_files(docs: Path, tmp_path: Path, embedder):
     from rag.pipeline import Pipeline
 
-    pipe = Pipeline(docs, tmp_path / "index", embedder=embedder)
+    pipe = Pipeline(Settings(docs=docs, index=tmp_path / "index"), embedder=embedder)
     (docs / "mango.txt").write_text("Farm diary.\n\nThe Zanzibar mango harvest is led by Amina Juma every March.\n")
     pipe.refresh()
     seed = "openai-google-cloud-partnership.txt"

@@ -18,6 +18,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -738,15 +739,22 @@ def test_a_follow_up_is_read_with_the_conversations_subject(page):
     expect(follow.locator("p.answer")).to_have_text("Oracle and SoftBank")  # the reader saw "Stargate" too
 
 
-def test_two_files_that_disagree_are_both_shown(page):
+def test_two_files_that_disagree_are_both_shown_each_with_its_file_and_date(page, app):
     from playwright.sync_api import expect
 
-    upload(page, "handbook-2019.txt", b"Office handbook (2019).\n\nOur head office is in Lisbon.\n", "Added")
-    upload(page, "handbook-2024.txt", b"Office handbook (2024).\n\nOur head office is in Porto.\n", "Added")
+    for year, city, day in ((2019, "Lisbon", datetime(2019, 6, 1, 9)), (2024, "Porto", datetime(2024, 3, 4, 9))):
+        name = f"handbook-{year}.txt"
+        upload(page, name, f"Office handbook ({year}).\n\nOur head office is in {city}.\n".encode(), f"Added {name}")
+        os.utime(app[1] / name, (time.time(), day.timestamp()))  # as if last edited then
     reply = ask(page, "Where is the head office?")
     expect(reply.locator("p.answer")).to_have_text(re.compile("^(Lisbon|Porto)$"))
-    expect(reply.locator(".disagree")).to_contain_text("Another file says otherwise")
-    expect(reply.locator(".disagree a.cite")).to_have_text(re.compile(r"^handbook-20(19|24)\.txt, line 3$"))
+    note = reply.locator(".disagree")
+    expect(note).to_contain_text("Another file says otherwise")
+    expect(note.locator("a.cite")).to_have_text(re.compile(r"^handbook-20(19|24)\.txt, line 3$"))
+    said = note.inner_text()
+    assert re.search(r"handbook-2019\.txt(, line 3)?, changed 1 June 2019", said), said
+    assert re.search(r"handbook-2024\.txt(, line 3)?, changed 4 March 2024", said), said
+    assert "This answer is from handbook-20" in said
 
 
 def test_on_a_phone_the_question_and_examples_are_on_the_first_screen(browser, app):

@@ -13,7 +13,7 @@ import contextlib
 import functools
 import hashlib
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -166,13 +166,24 @@ class Assistant:
         shown = sources(result, text_of, self.location_of)
         answer = result.answer
         found = None if answer is None else excerpt(answer, text_of, self.location_of, mark=answer)
-        used = calibrated if threshold is None else threshold
+        used = self.pipe.threshold_for(chosen, threshold)  # what this answer was held to; labels use ``calibrated``
         if context is not None and context.other is not None:
             other = context.other
-            context = replace(context, other_found=excerpt(other, text_of, self.location_of, mark=other))
+            dates = self.changed([other.source] + ([] if answer is None else [answer.source]))
+            context = replace(context, other_found=excerpt(other, text_of, self.location_of, mark=other), changed=dates)
         return format_reply(
             result, shown, found, calibrated, used, seconds, getattr(chosen, "confidence_cutoffs", None), context
         )
+
+    def changed(self, sources: Iterable[str]) -> dict[str, float]:
+        """When each of ``sources`` was last changed (its file's modification time), for a reply whose
+        files disagree: the dates help tell the current version from an old copy. A file that is gone
+        or outside the docs folder is left out."""
+        dates = {}
+        for source in sources:
+            with contextlib.suppress(OSError, ValueError):
+                dates[source] = path_of(self.docs_dir, source).stat().st_mtime
+        return dates
 
     def document(self, source: str) -> Extracted:
         """The text of one of the documents (extracted for html, pdf and docx) and its page starts.

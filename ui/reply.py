@@ -9,7 +9,8 @@ import math
 import re
 import urllib.parse
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from rag.documents.formats import is_plain
 from rag.reader.confidence import LOG_ODDS_STEPS, log_odds  # the chat's tests read the scale here too
@@ -339,13 +340,31 @@ def sources_block(shown: Sequence[Excerpt], title: str, note: str) -> str:
 @dataclass(frozen=True)
 class Context:
     """What a reply says about its place in the conversation: how a follow-up was read (``read_as``),
-    the file of the previous answer (to point out a change of file), and a different answer that
-    another file gives (``other``, with its sentence ``other_found``)."""
+    the file of the previous answer (to point out a change of file), a different answer that
+    another file gives (``other``, with its sentence ``other_found``), and when the two files were
+    last changed (``changed``: source -> modification time), since the dates are what tell a reader
+    which of two versions of a fact is likely current."""
 
     read_as: str | None = None
     previous_source: str | None = None
     other: Answer | None = None
     other_found: Excerpt | None = None
+    changed: Mapping[str, float] = field(default_factory=dict)
+
+
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")  # fmt: skip  # not strftime's %B, which follows the server's locale
+
+
+def changed_on(timestamp: float) -> str:
+    """A file's modification time as people write a date, in the server's time zone: "changed 4 March 2024"."""
+    day = datetime.fromtimestamp(timestamp)
+    return f"changed {day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def dated(source: str, changed: Mapping[str, float]) -> str:
+    """What follows a file's name in the note, ", changed 4 March 2024"; nothing when its date is not known."""
+    return f", {changed_on(changed[source])}" if source in changed else ""
 
 
 def same_answer(a: str, b: str) -> bool:
@@ -359,7 +378,7 @@ def word_text(text: str) -> str:
 
 def context_notes(answer: Answer, context: Context) -> str:
     """The lines under an answer about the conversation: how a follow-up was read, a change of file,
-    and another file that disagrees."""
+    and another file that disagrees (both answers' files, each with the date it was last changed)."""
     notes = f'<p class="read-as">Read as: {inline(context.read_as)}</p>' if context.read_as else ""
     if context.previous_source and context.previous_source != answer.source:
         notes += (
@@ -372,7 +391,8 @@ def context_notes(answer: Answer, context: Context) -> str:
         link = cite(other.source, location, other.start, other.end, other.text)
         notes += (
             f'<p class="disagree">⚠️ Another file says otherwise: <strong>{inline(other.text)}</strong> '
-            f"({link}). Check which one is current.</p>"
+            f"({link}{dated(other.source, context.changed)}). This answer is from <b>{inline(answer.source)}</b>"
+            f"{dated(answer.source, context.changed)}. Check which one is current.</p>"
         )
     return notes
 
