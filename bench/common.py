@@ -90,8 +90,8 @@ def write_section(path: Path, name: str, text: str) -> None:
 def real_corpus(max_chunks: int = 20_000, n_queries: int = 1000, seed: int = 0) -> tuple[list[str], list[str]]:
     """Chunks (as the indexer cuts them) of randomly chosen training paragraphs, about ``max_chunks`` in all,
     and ``n_queries`` questions asked about those paragraphs."""
-    from rag.chunking.chunker import chunk_document
-    from rag.documents.folder import make_document
+    from rag.chunking.chunker import iter_chunks
+    from rag.types import Document
 
     rng = np.random.default_rng(seed)
     paras = paragraphs()
@@ -99,7 +99,7 @@ def real_corpus(max_chunks: int = 20_000, n_queries: int = 1000, seed: int = 0) 
     questions: list[str] = []
     for i in rng.permutation(len(paras)):
         context, qs = paras[i]
-        pieces = [c.text for c in chunk_document(make_document(f"p{i}", context))]
+        pieces = [c.text for c in iter_chunks(Document(f"p{i}", context))]
         if len(chunks) + len(pieces) > max_chunks:
             break
         chunks.extend(pieces)

@@ -42,12 +42,13 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 from common import CACHE, ROOT, TRAIN_FILES, paragraphs, run_measured, write_section  # noqa: E402
 
-from rag.chunking.chunker import ChunkConfig, chunk_document  # noqa: E402
+from rag.chunking.chunker import ChunkConfig, iter_chunks  # noqa: E402
 from rag.cluster.connect import cluster, pool_size  # noqa: E402
 from rag.cluster.index import embed_on_ray  # noqa: E402
-from rag.documents.folder import make_document, scan  # noqa: E402
+from rag.documents.folder import scan  # noqa: E402
 from rag.index.build import read_file, update_index  # noqa: E402
 from rag.index.embedding import load_embedder  # noqa: E402
+from rag.types import Document  # noqa: E402
 from tests.ray_cluster import LocalCluster, Node  # noqa: E402
 
 PER_FILE = 20
@@ -66,7 +67,7 @@ def corpus(target_chunks: int, n_questions: int) -> tuple[Path, list[str]]:
         if chunks >= target_chunks:
             break
         picked.append((context, questions))
-        chunks += len(chunk_document(make_document("p.txt", context)))
+        chunks += sum(1 for _ in iter_chunks(Document("p.txt", context)))
     if not folder.is_dir():
         tmp = Path(tempfile.mkdtemp(dir=CACHE))
         for i in range(0, len(picked), PER_FILE):
@@ -363,7 +364,7 @@ def main() -> None:
         results["embed_actor_mib"], results["embed_node_mib"] = rss.actor_mib, dict(rss.node_mib)
         env = nodes.env()
         seed = next((ROOT / "seeds").glob("*.txt")).read_text(encoding="utf-8")
-        results["seed_chunks"] = len(chunk_document(make_document("seed.txt", seed)))
+        results["seed_chunks"] = sum(1 for _ in iter_chunks(Document("seed.txt", seed)))
         results["overhead"] = {
             "here": command_seconds([], env),
             "--ray local (a cluster started in the process)": command_seconds(["--ray", "local"], env),

@@ -79,24 +79,14 @@ class Extracted:
 
 @dataclass(frozen=True)
 class Document:
-    """One source file's text, as decoded or extracted, and the parts of it that are content.
+    """One source file's text, as decoded or extracted: what the chunker cuts (``rag.chunking``).
 
-    ``source`` is the file's path relative to the docs folder, in POSIX form.
-    ``content`` lists the spans that hold real text; page chrome and blank lines fall
-    between them, so leaving them out never shifts any offset. ``pages`` holds the start
-    offset of each page (PDFs only; empty for unpaged formats).
+    ``source`` is the file's path relative to the docs folder, in POSIX form. Its pages and places
+    stay with the ``Extracted`` text the index keeps, which is where citations look them up.
     """
 
     source: str
     text: str
-    content: tuple[Span, ...]
-    sha256: str = ""
-    pages: tuple[int, ...] = ()
-    places: tuple[tuple[int, str], ...] = ()  # labelled parts (slides, rows, chapters, headings): Extracted
-
-    def page_of(self, offset: int) -> int | None:
-        """The 1-based page of ``offset``, or None when the document has no pages."""
-        return page_at(self.pages, offset)
 
 
 @dataclass(frozen=True)

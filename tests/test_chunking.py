@@ -4,11 +4,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.chunking.chunker import ChunkConfig, _is_word_start, chunk_document, token_boundaries, token_windows
-from rag.documents.folder import make_document
-from rag.types import Span
+from rag.chunking.chunker import ChunkConfig, _is_word_start, iter_chunks, token_boundaries, token_windows
+from rag.documents.folder import content_spans
+from rag.types import Chunk, Document
 
 from .conftest import SEED_FILE, SEEDS
+
+
+def chunks_of(source: str, text: str, config: ChunkConfig | None = None) -> list[Chunk]:
+    """All chunks of a text held in memory, as ``file_chunks`` cuts a file of that text."""
+    return list(iter_chunks(Document(source, text), config))
+
 
 WORDS = [
     "the",
@@ -41,14 +47,14 @@ def covered(chunks) -> set[int]:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=texts, config=configs)
 def test_chunks_are_exact_cover_content_and_respect_size(text, config):
-    doc = make_document("doc.txt", text)
-    chunks = chunk_document(doc, config)
+    chunks = chunks_of("doc.txt", text, config)
+    content = content_spans(text)
     for c in chunks:
         assert text[c.start : c.end] == c.text
         assert c.text and not c.text[0].isspace() and not c.text[-1].isspace()
-        assert any(Span(c.start, c.end).end <= s.end and c.start >= s.start for s in doc.content)
+        assert any(s.start <= c.start and c.end <= s.end for s in content)
         assert c.n_tokens <= config.size or len(c.text) == 1
-    needed = {i for s in doc.content for i in range(s.start, s.end) if not text[i].isspace()}
+    needed = {i for s in content for i in range(s.start, s.end) if not text[i].isspace()}
     assert needed <= covered(chunks)
     assert [c.start for c in chunks] == sorted(c.start for c in chunks)
 
@@ -75,8 +81,7 @@ def test_overlap_is_as_configured_and_starts_on_a_word(text, config):
 
 def test_multibyte_character_split_across_tokens_is_never_cut():
     text = "🎉" * 200 + " 日本語のテキスト" * 50
-    doc = make_document("d.txt", text)
-    chunks = chunk_document(doc, ChunkConfig(size=9, overlap=2))
+    chunks = chunks_of("d.txt", text, ChunkConfig(size=9, overlap=2))
     covered = set()
     for c in chunks:
         assert text[c.start : c.end] == c.text and c.n_tokens <= 9
@@ -100,7 +105,7 @@ def test_chunks_never_cut_a_grapheme_cluster(text):
     import regex
 
     clusters = {m.start() for m in regex.finditer(r"\X", text)} | {len(text)}
-    chunks = chunk_document(make_document("d.txt", text), ChunkConfig(size=9, overlap=2))
+    chunks = chunks_of("d.txt", text, ChunkConfig(size=9, overlap=2))
     assert len(chunks) > 3
     for c in chunks:
         assert text[c.start : c.end] == c.text and c.start in clusters and c.end in clusters, (c.start, c.end)
@@ -108,7 +113,7 @@ def test_chunks_never_cut_a_grapheme_cluster(text):
 
 def test_seed_document_chunks():
     text = (SEEDS / SEED_FILE).read_text(encoding="utf-8")
-    chunks = chunk_document(make_document(SEED_FILE, text))
+    chunks = chunks_of(SEED_FILE, text)
     assert len(chunks) >= 5
     for c in chunks:
         assert text[c.start : c.end] == c.text
@@ -135,7 +140,7 @@ def test_blocks_cover_the_text_and_cut_after_a_line_break():
 
 
 def test_a_large_file_is_chunked_a_block_at_a_time_as_the_same_text_in_memory(tmp_path):
-    from rag.chunking.chunker import BLOCK_CHARS, file_chunks, iter_chunks
+    from rag.chunking.chunker import BLOCK_CHARS, file_chunks
 
     line = "Ein Satz mit Umlauten: äöü, CJK 漢字 and 🙂 emoji.\r\n"
     text = "\ufeff" + line * (int(2.2 * BLOCK_CHARS) // len(line)) + "no line break at the end"
@@ -144,6 +149,6 @@ def test_a_large_file_is_chunked_a_block_at_a_time_as_the_same_text_in_memory(tm
     kept, chunks = file_chunks("big.txt", path, ChunkConfig(64, 8))
     streamed = list(chunks)
     assert kept is None
-    assert streamed == list(iter_chunks(make_document("big.txt", text), ChunkConfig(64, 8)))
+    assert streamed == chunks_of("big.txt", text, ChunkConfig(64, 8))
     assert all(text[c.start : c.end] == c.text for c in streamed)
     assert streamed[-1].text.endswith("no line break at the end") and streamed[0].start == 1  # BOM left out

@@ -3,10 +3,9 @@
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.chunking.chunker import ChunkConfig, chunk_document
-from rag.documents.folder import make_document
+from rag.chunking.chunker import ChunkConfig, iter_chunks
 from rag.retrieval.context import Neighbours, merge, widen
-from rag.types import Passage
+from rag.types import Document, Passage
 
 from .test_chunking import texts
 
@@ -23,8 +22,8 @@ def passages_of(doc, chunks) -> list[Passage]:
 
 
 def test_widened_passages_slice_exactly_and_hold_the_original():
-    doc = make_document("deal.txt", TEXT)
-    chunks = chunk_document(doc, CONFIG)
+    doc = Document("deal.txt", TEXT)
+    chunks = list(iter_chunks(doc, CONFIG))
     assert len(chunks) > 4
     neighbours = Neighbours.of(chunks)
     for p in passages_of(doc, chunks):
@@ -38,8 +37,8 @@ def test_widened_passages_slice_exactly_and_hold_the_original():
 
 
 def test_middle_passage_grows_both_ways_and_zero_chars_reads_as_retrieved():
-    doc = make_document("deal.txt", TEXT)
-    chunks = chunk_document(doc, CONFIG)
+    doc = Document("deal.txt", TEXT)
+    chunks = list(iter_chunks(doc, CONFIG))
     neighbours = Neighbours.of(chunks)
     middle = passages_of(doc, chunks)[len(chunks) // 2]
     (w,) = widen([middle], neighbours, 30)
@@ -48,8 +47,8 @@ def test_middle_passage_grows_both_ways_and_zero_chars_reads_as_retrieved():
 
 
 def test_neighbouring_passages_merge_into_one_read():
-    doc = make_document("deal.txt", TEXT)
-    chunks = chunk_document(doc, CONFIG)
+    doc = Document("deal.txt", TEXT)
+    chunks = list(iter_chunks(doc, CONFIG))
     ps = passages_of(doc, chunks)
     merged = widen([ps[3], ps[1], ps[2]], Neighbours.of(chunks), 20)
     assert len(merged) == 1
@@ -73,8 +72,8 @@ def test_unknown_source_reads_as_retrieved():
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=texts, chars=st.integers(min_value=1, max_value=80), picks=st.lists(st.integers(0, 50), max_size=6))
 def test_widening_any_text_keeps_the_offsets_invariant(text, chars, picks):
-    doc = make_document("any.txt", text)
-    chunks = chunk_document(doc, CONFIG)
+    doc = Document("any.txt", text)
+    chunks = list(iter_chunks(doc, CONFIG))
     if not chunks:
         return
     ps = passages_of(doc, [chunks[i % len(chunks)] for i in picks])

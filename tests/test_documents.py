@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.documents.folder import content_spans, decode, is_chrome, load_documents, text_of
+from rag.documents.folder import check_docs_dir, content_spans, decode, is_chrome, text_of
 from rag.errors import UsageError
 
 from .conftest import SEED_FILE, SEEDS
@@ -46,23 +46,27 @@ def test_decode_refuses_binary_and_reads_other_encodings():
     assert decode("naïve".encode()) == "naïve"
 
 
-def test_load_documents_skips_bad_files_with_a_warning(tmp_path: Path, capsys):
-    (tmp_path / "good.md").write_text("# Title\nSome text.", encoding="utf-8")
-    (tmp_path / "latin.txt").write_bytes("café crème".encode("latin-1"))  # read: windows-1252
-    (tmp_path / "garbled.txt").write_bytes(bytes(range(0x80, 0x100)) * 3)
-    (tmp_path / "blob.txt").write_bytes(b"\x00\x01\x02binary")
-    (tmp_path / "ignored.png").write_bytes(b"\x89PNG")
-    (tmp_path / "truncated.pdf").write_bytes(b"%PDF")
-    docs, skipped = load_documents(tmp_path)
-    assert [d.source for d in docs] == ["good.md", "latin.txt"]
-    assert {s.source for s in skipped} == {"garbled.txt", "blob.txt", "truncated.pdf"}
+def test_unreadable_files_are_skipped_with_a_warning_and_the_rest_indexed(tmp_path: Path, embedder, capsys):
+    from rag.index.build import update_index
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "good.md").write_text("# Title\nSome text.", encoding="utf-8")
+    (docs / "latin.txt").write_bytes("café crème".encode("latin-1"))  # read: windows-1252
+    (docs / "garbled.txt").write_bytes(bytes(range(0x80, 0x100)) * 3)
+    (docs / "blob.txt").write_bytes(b"\x00\x01\x02binary")
+    (docs / "ignored.png").write_bytes(b"\x89PNG")
+    (docs / "truncated.pdf").write_bytes(b"%PDF")
+    index, report = update_index(docs, tmp_path / "index", embedder)
+    assert sorted({c.source for c in index.chunks}) == ["good.md", "latin.txt"]
+    assert set(report.skipped) == {"garbled.txt", "blob.txt", "truncated.pdf"}
     err = capsys.readouterr().err
     assert "garbled.txt" in err and "blob.txt" in err and "truncated.pdf" in err
-    assert text_of(tmp_path, "good.md") == docs[0].text
+    assert index.text_of("latin.txt") == text_of(docs, "latin.txt") == "café crème"
 
 
 def test_missing_or_empty_docs_folder_is_a_usage_error(tmp_path: Path):
     with pytest.raises(UsageError, match="not found"):
-        load_documents(tmp_path / "nope")
+        check_docs_dir(tmp_path / "nope")
     with pytest.raises(UsageError, match="no documents"):
-        load_documents(tmp_path)
+        check_docs_dir(tmp_path)

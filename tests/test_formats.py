@@ -12,7 +12,7 @@ import pytest
 
 from rag.ask import format_human
 from rag.ask import main as ask_main
-from rag.documents.folder import content_spans, load_documents, text_of
+from rag.documents.folder import content_spans, text_of
 from rag.documents.formats import PAGE_SEPARATOR, docx_text, extract, html_text, pdf_text
 from rag.errors import IndexUnusable
 from rag.index.build import update_index
@@ -137,17 +137,18 @@ def test_docx_paragraphs_are_extracted():
         docx_text(b"PK\x03\x04 not really a zip")
 
 
-def test_loader_skips_unreadable_files_and_keeps_the_rest(tmp_path: Path, capsys):
+def test_the_index_skips_unreadable_files_and_keeps_the_rest(tmp_path: Path, embedder, capsys):
     docs = tmp_path / "docs"
     write_docs(docs)
-    loaded, skipped = load_documents(docs)
-    assert {d.source for d in loaded} == {"farms.html", "harbour.pdf", "bridge.docx", "notes.txt", "latin.html"}
-    assert {s.source for s in skipped} == {"broken.pdf"}
+    index, report = update_index(docs, tmp_path / "index", embedder)
+    read = {source for source, entry in index.manifest["files"].items() if not entry["skipped"]}
+    assert read == {"farms.html", "harbour.pdf", "bridge.docx", "notes.txt", "latin.html"}
+    assert set(report.skipped) == {"broken.pdf"}
     err = capsys.readouterr().err
     assert "broken.pdf: not a readable PDF" in err and "latin.html" not in err
-    pdf = next(d for d in loaded if d.source == "harbour.pdf")
+    pdf = index.texts["harbour.pdf"]
     assert pdf.pages and pdf.page_of(pdf.text.index("lighthouse")) == 2
-    assert all(d.pages == () and d.page_of(0) is None for d in loaded if d.source != "harbour.pdf")
+    assert all(index.page_of(source, 0) is None for source in read - {"harbour.pdf"})
 
 
 # --- the pipeline over every format ----------------------------------------------------------

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from rag.ask import format_human
 from rag.ask import main as ask_main
 from rag.documents import archive, opendocument, parts, sheets
-from rag.documents.folder import load_documents, text_of
+from rag.documents.folder import text_of
 from rag.documents.formats import DOC_SUFFIXES, READERS, extract
+from rag.index.build import update_index
 from rag.pipeline import Pipeline
 from ui.core import Assistant
 from ui.text import UploadRejected
@@ -335,9 +336,9 @@ def test_ask_json_and_the_chat_cite_the_location(corpus, capsys):
     assert assistant.document("deck.pptx").location_of(result.answer.start) == "slide 3, notes"
 
 
-def test_the_loader_skips_damaged_files_with_one_line_each(corpus, capsys):
-    loaded, skipped = load_documents(corpus.docs_dir)
-    assert {d.source for d in loaded} == set(files())
+def test_the_index_skips_damaged_files_with_one_line_each(corpus, tmp_path, embedder, capsys):
+    index, _ = update_index(corpus.docs_dir, tmp_path / "index", embedder)
+    assert {source for source, entry in index.manifest["files"].items() if not entry["skipped"]} == set(files())
     err = capsys.readouterr().err.splitlines()
     assert len([line for line in err if line.startswith("warning: skipped broken.")]) == 4
     assert "warning: skipped broken.pptx: not a valid .pptx: File is not a zip file" in err

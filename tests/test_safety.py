@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.documents.folder import load_documents, path_of, text_of
+from rag.documents.folder import path_of, scan, text_of
 from rag.index.build import update_index
 
 from .conftest import SEED_FILE
@@ -34,14 +34,14 @@ def test_link_to_a_file_outside_the_docs_is_skipped_with_a_warning(docs, tmp_pat
     assert "warning: skipped p.txt: a link to a file outside the docs folder" in capsys.readouterr().err
     assert {c.source for c in index.chunks} == {SEED_FILE, "inner.txt"}
     assert not any("4711" in c.text for c in index.chunks)
-    loaded, skipped = load_documents(docs, warn=False)
-    assert [d.source for d in loaded] == ["inner.txt", SEED_FILE] and [s.source for s in skipped] == ["p.txt"]
+    found, refused = scan(docs)
+    assert [source for source, _ in found] == ["inner.txt", SEED_FILE] and [s.source for s in refused] == ["p.txt"]
 
 
 def test_link_through_a_folder_outside_is_refused(docs, tmp_path, outside_secret):
     (docs / "sub").mkdir()
     (docs / "sub" / "q.txt").symlink_to(outside_secret)
-    assert [s.source for s in load_documents(docs, warn=False)[1]] == ["sub/q.txt"]
+    assert [s.source for s in scan(docs)[1]] == ["sub/q.txt"]
 
 
 def test_text_of_never_reads_outside_the_docs(docs, outside_secret):
@@ -270,17 +270,16 @@ def test_utf16_is_read_and_a_bom_stays_out_of_passages(docs, tmp_path, embedder,
 
 
 def test_a_very_long_run_of_text_is_chunked_piece_by_piece_with_exact_offsets():
-    from rag.chunking.chunker import ChunkConfig, chunk_document, pieces
-    from rag.documents.folder import make_document
-    from rag.types import Span
+    from rag.chunking.chunker import ChunkConfig, iter_chunks, pieces
+    from rag.types import Document, Span
 
     line = "The harbour of Port Elira has a lighthouse built by Tomasz Wren in 1890 and café lights. "
     text = "".join(line.replace("1890", str(1000 + i)) for i in range(6000))  # 530k chars, one line
-    doc = make_document("long.txt", text)
+    doc = Document("long.txt", text)
     cut = list(pieces(text, Span(0, len(text)), limit=100_000))
     assert cut[0].start == 0 and cut[-1].end == len(text)
     assert all(a.end == b.start for a, b in zip(cut, cut[1:])) and all(len(p) <= 100_000 for p in cut)
     assert all(text[p.end - 1] in ". " for p in cut[:-1])  # cut after a sentence or a space
-    chunks = chunk_document(doc, ChunkConfig())
+    chunks = list(iter_chunks(doc, ChunkConfig()))
     assert all(text[c.start : c.end] == c.text and c.n_tokens <= 128 for c in chunks)
     assert all(a.start < b.start for a, b in zip(chunks, chunks[1:]))

@@ -24,10 +24,6 @@ def md_escape(text: str) -> str:
     return html.escape(_MARKDOWN_SPECIAL.sub(r"\\\1", text), quote=False)
 
 
-def one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 def count(n: int, noun: str) -> str:
     """``1 passage``, ``2 passages``: a number with its noun in the right number."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -21,7 +21,7 @@ import regex
 import tiktoken
 
 from rag.config import CHUNK_OVERLAP, CHUNK_TOKENS, TOKENIZER
-from rag.documents.folder import content_spans, make_document
+from rag.documents.folder import content_spans
 from rag.documents.formats import check_utf8_file, extract, is_plain
 from rag.types import Chunk, Document, Extracted, Span
 
@@ -251,11 +251,6 @@ def file_chunks(source: str, path: Path, config: ChunkConfig | None = None) -> t
 
         return None, chunks()
     extracted = extract(source, path.read_bytes())
-    doc = make_document(source, extracted.text, pages=extracted.pages, places=extracted.places)
+    doc = Document(source, extracted.text)
     kept = None if is_plain(source) and extracted.encoding in ("", "UTF-8") else extracted  # text not as stored: kept
     return kept, iter_chunks(doc, config)
-
-
-def chunk_document(doc: Document, config: ChunkConfig | None = None) -> list[Chunk]:
-    """All chunks of one document's content, in order."""
-    return list(iter_chunks(doc, config))

@@ -1,4 +1,4 @@
-"""Stage 1, documents in: a docs folder read safely into ``Document``s, each file's text the one its offsets refer to.
+"""Stage 1, documents in: a docs folder's files found safely and read as text, the text their offsets refer to.
 
 ``folder`` finds the files (never one outside the docs folder) and marks page chrome; ``formats``
 turns a file's bytes into text by kind (.txt/.md as stored, .html, .pdf, .docx) and owns the one list of
@@ -7,6 +7,6 @@ kinds read (``DOC_SUFFIXES``); the kinds with a module of their own are ``office
 with ``parts`` (place labels: slide, row, chapter, heading) and open zips within ``archive``'s bounds.
 """
 
-from rag.documents.folder import check_docs_dir, load_documents, path_of, scan, text_of
+from rag.documents.folder import check_docs_dir, path_of, scan, text_of
 
-__all__ = ["check_docs_dir", "load_documents", "path_of", "scan", "text_of"]
+__all__ = ["check_docs_dir", "path_of", "scan", "text_of"]

@@ -1,9 +1,10 @@
-"""Reading a docs folder into Documents, and telling content from page chrome.
+"""Finding the files of a docs folder safely, and telling content from page chrome.
 
-The text of a .txt or .md Document is the file decoded exactly as stored (no newline
+The text of a .txt or .md file is the file decoded exactly as stored (no newline
 translation, no normalisation), so every offset the system reports indexes the file itself;
 for .html, .pdf and .docx it is the text extracted from the file (``rag.documents.formats``).
-Cleaning never edits that text: it only lists the spans that are content.
+Cleaning never edits that text: it only lists the spans that are content. Files are read, chunked
+and embedded as the index is built (``rag.index.build.read_file``), which skips unreadable ones.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +19,7 @@ from pathlib import Path
 from rag.documents.formats import DOC_SUFFIXES, extract
 from rag.documents.formats import decode as decode  # re-exported: the plain-text reader
 from rag.errors import UsageError
-from rag.types import Document, Span
+from rag.types import Span
 
 # Whole lines that are navigation or forum furniture, not content. Matched after
 # stripping whitespace and a leading bullet, case-insensitively.
@@ -35,7 +35,7 @@ LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
 
 @dataclass(frozen=True)
 class Skipped:
-    """A file the loader left out, and why (shown to the user as a warning)."""
+    """A file left out of the index, and why (shown to the user as a warning)."""
 
     source: str
     reason: str
@@ -83,19 +83,6 @@ def content_spans(text: str) -> tuple[Span, ...]:
     return tuple(spans)
 
 
-def make_document(
-    source: str, text: str, sha256: str = "", pages: tuple[int, ...] = (), places: tuple[tuple[int, str], ...] = ()
-) -> Document:
-    return Document(source=source, text=text, content=content_spans(text), sha256=sha256, pages=pages, places=places)
-
-
-def document_from_bytes(source: str, data: bytes, sha256: str = "") -> Document:
-    """The Document of a file's bytes, decoded or extracted by its kind; ValueError if unreadable."""
-    extracted = extract(source, data)
-    digest = sha256 or hashlib.sha256(data).hexdigest()
-    return make_document(source, extracted.text, digest, extracted.pages, extracted.places)
-
-
 def file_sha256(path: Path) -> str:
     """The SHA-256 of a file, read a block at a time."""
     digest = hashlib.sha256()
@@ -103,10 +90,6 @@ def file_sha256(path: Path) -> str:
         while block := f.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
-
-
-def read_document(path: Path, source: str) -> Document:
-    return document_from_bytes(source, path.read_bytes())
 
 
 def refusal(docs_dir: Path, rel: Path) -> str | None:
@@ -162,24 +145,6 @@ def check_docs_dir(docs_dir: Path) -> None:
     if next(doc_paths(docs_dir), None) is None:
         kinds = ", ".join(DOC_SUFFIXES)
         raise UsageError(f"no documents ({kinds}) in docs folder: {docs_dir}")
-
-
-def load_documents(docs_dir: Path, warn: bool = True) -> tuple[list[Document], list[Skipped]]:
-    """Load every readable document; unreadable ones are skipped with a warning naming them."""
-    check_docs_dir(docs_dir)
-    docs: list[Document] = []
-    found, skipped = scan(docs_dir)
-    if warn:
-        for s in skipped:
-            print(skip_warning(s.source, s.reason), file=sys.stderr)
-    for source, path in found:
-        try:
-            docs.append(read_document(path, source))
-        except (ValueError, OSError) as exc:
-            skipped.append(Skipped(source, str(exc)))
-            if warn:
-                print(skip_warning(source, str(exc)), file=sys.stderr)
-    return docs, skipped
 
 
 def text_of(docs_dir: Path, source: str) -> str:

@@ -12,7 +12,6 @@ sorted by length. Vectors match ``rag.index.embedding.Embedder`` to a cosine abo
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -110,9 +109,3 @@ def export_onnx(source: Path, cache_dir: Path) -> Path:
     axes = {**{n: {0: "batch", 1: "tokens"} for n in INPUTS}, "embedding": {0: "batch"}}
     write_onnx(model, tuple(torch.tensor(example[n]) for n in INPUTS), path, INPUTS, ("embedding",), axes)
     return path
-
-
-@lru_cache(maxsize=2)
-def load_fast_embedder(name: str = EMBEDDING_MODEL) -> FastEmbedder:
-    """One FastEmbedder per process."""
-    return FastEmbedder(name)
