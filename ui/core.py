@@ -166,7 +166,7 @@ class Assistant:
         shown = sources(result, text_of, self.location_of)
         answer = result.answer
         found = None if answer is None else excerpt(answer, text_of, self.location_of, mark=answer)
-        used = self.pipe.threshold_for(chosen, threshold)  # what this answer was held to; labels use ``calibrated``
+        used = calibrated if threshold is None else threshold
         if context is not None and context.other is not None:
             other = context.other
             dates = self.changed([other.source] + ([] if answer is None else [answer.source]))
