@@ -927,7 +927,7 @@ def test_copy_holds_the_answer_its_sentence_and_its_citation_as_plain_text():
 
 
 def test_a_kept_chat_message_is_read_back_as_text_or_left_out():
-    from ui.app import message_text
+    from ui.chat import message_text
 
     assert message_text({"role": "user", "content": "hi"}) == "hi"
     assert message_text({"role": "assistant", "content": [{"type": "text", "text": "<div>x</div>"}]}) == "<div>x</div>"
