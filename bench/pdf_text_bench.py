@@ -104,7 +104,7 @@ def text_report(folder: Path, names: list[str]) -> list[dict]:
 
 def qa_report(folder: Path, questions: list[dict], variant: str) -> dict:
     """Index ``folder`` with the PDF reader of ``variant`` and ask every question."""
-    from rag.documents.folder import text_of
+    from rag.documents.folder import file_text
     from rag.pipeline import Pipeline
 
     original = cleaned.pdf_text
@@ -121,7 +121,7 @@ def qa_report(folder: Path, questions: list[dict], variant: str) -> dict:
                 result = pipe.ask(q["question"])
                 answer = result.answer or result.candidate
                 text = "" if answer is None else answer.text
-                exact = answer is None or text_of(folder, answer.source)[answer.start : answer.end] == text
+                exact = answer is None or file_text(folder, answer.source)[answer.start : answer.end] == text
                 rows.append(
                     {
                         **q,

@@ -186,9 +186,12 @@ class Result:
         }
 
 
-def where(item: Answer | Passage) -> str:
+NOT_FOUND = "Not found in the documents."  # what an abstention says, in the CLI and the chat alike
+
+
+def citation_of(item: Answer | Passage) -> str:
     """``file`` or ``file, page N`` (``file, slide 3``...): where a cited span lies, as the CLI and the chat show it."""
-    return place(item.source, located(item))
+    return citation(item.source, located(item))
 
 
 def located(item: Answer | Passage) -> str | None:
@@ -196,9 +199,15 @@ def located(item: Answer | Passage) -> str | None:
     return item.location or (None if item.page is None else f"page {item.page}")
 
 
-def place(source: str, location: str | None) -> str:
-    """``where`` from a file name and a location (``page 2``, ``slide 3``...)."""
+def citation(source: str, location: str | None) -> str:
+    """``citation_of`` from a file name and a location (``page 2``, ``slide 3``...). "Citation" is the one word
+    for it: a document's ``places`` are its labelled parts (``Extracted.places``), not this."""
     return source if location is None else f"{source}, {location}"
+
+
+# The old names, until rag/commands/ask.py (``where``) and ui/reply.py (``place``) use the new ones (#25).
+where = citation_of
+place = citation
 
 
 def accepted(candidate: Answer | None, threshold: float) -> Answer | None:

@@ -87,7 +87,7 @@ def test_widening_any_text_keeps_the_offsets_invariant(text, chars, picks):
 
 
 def test_pipeline_reads_widened_passages_but_cites_the_retrieved_ones(seed_pipeline):
-    from rag.documents.folder import text_of
+    from rag.documents.folder import file_text
 
     from .conftest import SEEDS
 
@@ -99,7 +99,7 @@ def test_pipeline_reads_widened_passages_but_cites_the_retrieved_ones(seed_pipel
         result = seed_pipeline.answer(question, retrieved)
     finally:
         seed_pipeline.read_context = 0
-    text = text_of(SEEDS, retrieved[0].source)
+    text = file_text(SEEDS, retrieved[0].source)
     assert all(text[p.start : p.end] == p.text for p in reading)
     assert sum(p.end - p.start for p in reading) > sum(p.end - p.start for p in retrieved)
     assert all(any(w.span.contains(p.span) for w in reading) for p in retrieved)

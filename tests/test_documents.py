@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.documents.folder import check_docs_dir, content_spans, decode, is_chrome, text_of
+from rag.documents.folder import check_docs_dir, content_spans, decode, file_text, is_chrome
 from rag.errors import UsageError
 
 from .conftest import SEED_FILE, SEEDS
@@ -62,7 +62,7 @@ def test_unreadable_files_are_skipped_with_a_warning_and_the_rest_indexed(tmp_pa
     assert set(report.skipped) == {"garbled.txt", "blob.txt", "truncated.pdf"}
     err = capsys.readouterr().err
     assert "garbled.txt" in err and "blob.txt" in err and "truncated.pdf" in err
-    assert index.text_of("latin.txt") == text_of(docs, "latin.txt") == "café crème"
+    assert index.kept_text("latin.txt") == file_text(docs, "latin.txt") == "café crème"
 
 
 def test_missing_or_empty_docs_folder_is_a_usage_error(tmp_path: Path):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rag.documents.encoding import MAX_DETECTED_BYTES, decode_html, decode_text
-from rag.documents.folder import text_of
+from rag.documents.folder import file_text
 from rag.documents.formats import check_utf8_file, decode, extract, html_text
 from rag.index.store import Index
 from rag.pipeline import Pipeline
@@ -171,10 +171,10 @@ def test_answers_from_decoded_text_keep_exact_offsets(encoded: Pipeline, questio
     assert answer in result.answer.text
     docs = encoded.docs_dir
     for item in (result.answer, *result.passages):
-        assert text_of(docs, item.source)[item.start : item.end] == item.text
+        assert file_text(docs, item.source)[item.start : item.end] == item.text
     index = Index.load(encoded.index_dir)
     assert index.texts[source].encoding == encoding  # recorded in the index
-    assert index.text_of(source) == text_of(docs, source)
+    assert index.kept_text(source) == file_text(docs, source)
     doc = Assistant(encoded).document(source)
     assert doc.encoding == encoding
     page = document_page(source, doc, result.answer.span)

@@ -12,7 +12,7 @@ import pytest
 
 from rag.ask import format_human
 from rag.ask import main as ask_main
-from rag.documents.folder import content_spans, text_of
+from rag.documents.folder import content_spans, file_text
 from rag.documents.formats import PAGE_SEPARATOR, docx_text, extract, html_text, pdf_text
 from rag.errors import IndexUnusable
 from rag.index.build import update_index
@@ -51,7 +51,7 @@ def write_docs(docs: Path) -> None:
 
 def check_offsets(docs: Path, items) -> None:
     for item in items:
-        assert text_of(docs, item.source)[item.start : item.end] == item.text
+        assert file_text(docs, item.source)[item.start : item.end] == item.text
 
 
 # --- extraction ----------------------------------------------------------------------------
@@ -199,10 +199,10 @@ def test_index_keeps_the_extracted_texts_and_no_chunk_straddles_pages(corpus):
     docs = corpus.docs_dir
     assert set(index.texts) == {"farms.html", "harbour.pdf", "bridge.docx", "latin.html"}
     for source in index.texts:
-        assert index.text_of(source) == text_of(docs, source)
-    assert index.text_of("notes.txt") is None and index.page_of("notes.txt", 0) is None
+        assert index.kept_text(source) == file_text(docs, source)
+    assert index.kept_text("notes.txt") is None and index.page_of("notes.txt", 0) is None
     for chunk in index.chunks:
-        assert text_of(docs, chunk.source)[chunk.start : chunk.end] == chunk.text
+        assert file_text(docs, chunk.source)[chunk.start : chunk.end] == chunk.text
         if chunk.source == "harbour.pdf":
             assert index.page_of(chunk.source, chunk.start) == index.page_of(chunk.source, chunk.end - 1)
 
@@ -223,8 +223,8 @@ def test_changing_only_the_pdf_reembeds_only_its_chunks(corpus, tmp_path: Path, 
     ]
     reloaded = Index.load(index_dir)
     assert {s: t for s, t in reloaded.texts.items() if s != "harbour.pdf"} == kept
-    assert reloaded.texts["harbour.pdf"].pages[3] > 0 and "retired" in reloaded.text_of("harbour.pdf")
-    assert first.text_of("harbour.pdf") != reloaded.text_of("harbour.pdf")  # the old build kept the old text
+    assert reloaded.texts["harbour.pdf"].pages[3] > 0 and "retired" in reloaded.kept_text("harbour.pdf")
+    assert first.kept_text("harbour.pdf") != reloaded.kept_text("harbour.pdf")  # the old build kept the old text
 
 
 def test_missing_texts_make_the_index_corrupt_and_it_is_rebuilt(corpus, tmp_path: Path, embedder):

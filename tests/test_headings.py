@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from rag.ask import format_human
 from rag.ask import main as ask_main
 from rag.documents import markdown
-from rag.documents.folder import text_of
+from rag.documents.folder import file_text
 from rag.documents.formats import extract
 from rag.documents.markdown import file_places, text_places
 from rag.index.store import Index
@@ -192,7 +192,7 @@ def test_answers_are_cited_by_the_heading_above_them(corpus, question, answer, s
     assert got is not None and (got.text, got.source, got.location, got.page) == (answer, source, location, None)
     shown = Assistant(corpus).document(source)
     for item in (got, *result.passages):  # offsets slice the text the document view shows, placed alike
-        assert text_of(corpus.docs_dir, item.source)[item.start : item.end] == item.text
+        assert file_text(corpus.docs_dir, item.source)[item.start : item.end] == item.text
         assert item.location == corpus.index.location_of(item.source, item.start)
     assert shown.text[got.start : got.end] == answer and shown.location_of(got.start) == location
     assert result.to_dict()["answer"]["location"] == location

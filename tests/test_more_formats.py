@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from rag.ask import format_human
 from rag.ask import main as ask_main
 from rag.documents import archive, opendocument, parts, sheets
-from rag.documents.folder import text_of
+from rag.documents.folder import file_text
 from rag.documents.formats import DOC_SUFFIXES, READERS, extract
 from rag.index.build import update_index
 from rag.pipeline import Pipeline
@@ -316,8 +316,8 @@ def test_each_new_format_is_answerable_with_exact_offsets_and_its_location(corpu
     got = result.answer
     assert (got.text, got.source, got.location, got.page) == (answer, source, location, None)
     for item in (got, *result.passages):  # offsets slice the text the document view shows
-        assert text_of(corpus.docs_dir, item.source)[item.start : item.end] == item.text
-        assert corpus.index.text_of(item.source) == text_of(corpus.docs_dir, item.source)
+        assert file_text(corpus.docs_dir, item.source)[item.start : item.end] == item.text
+        assert corpus.index.kept_text(item.source) == file_text(corpus.docs_dir, item.source)
     assert got.passage is not None and got.passage.location is not None
     assert result.to_dict()["answer"]["location"] == location
     assert f"{source}, {location}, characters" in format_human(result)

@@ -134,12 +134,12 @@ needs_weights = pytest.mark.skipif(
 
 @needs_weights
 def test_shipped_weights_slice_exactly_and_abstain_off_topic(seed_pipeline):
-    from rag.documents.folder import text_of
+    from rag.documents.folder import file_text
 
     reader = NeuralReader()
     answer = reader.read(SEED_QUESTION, seed_pipeline.retriever.search(SEED_QUESTION, 5))
     assert answer is not None and 0.0 <= answer.score <= 1.0
-    assert text_of(SEEDS, answer.source)[answer.start : answer.end] == answer.text
+    assert file_text(SEEDS, answer.source)[answer.start : answer.end] == answer.text
     assert answer.passage is not None and answer.passage.span.contains(answer.span)
     off_topic = "What is the capital of France?"
     best = reader.read(off_topic, seed_pipeline.retriever.search(off_topic, 5))
@@ -149,7 +149,7 @@ def test_shipped_weights_slice_exactly_and_abstain_off_topic(seed_pipeline):
 @needs_weights
 def test_shipped_weights_answer_seed_questions(seed_pipeline):
     """The design card's example, and a date, with exact offsets and above the threshold."""
-    from rag.documents.folder import text_of
+    from rag.documents.folder import file_text
 
     reader = NeuralReader()
     for question, expected in (
@@ -158,7 +158,7 @@ def test_shipped_weights_answer_seed_questions(seed_pipeline):
     ):
         answer = reader.read(question, seed_pipeline.retriever.search(question, 5))
         assert answer is not None and answer.text == expected and answer.source == SEED_FILE
-        assert text_of(SEEDS, answer.source)[answer.start : answer.end] == expected
+        assert file_text(SEEDS, answer.source)[answer.start : answer.end] == expected
         assert answer.score >= reader.threshold
 
 

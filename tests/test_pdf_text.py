@@ -17,7 +17,7 @@ import pypdf
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from rag.documents.folder import text_of
+from rag.documents.folder import file_text
 from rag.documents.formats import PAGE_SEPARATOR, extract
 from rag.documents.ocr import tesseract
 from rag.documents.pdf import clean_pages, page_ranges, pdf_text
@@ -142,7 +142,7 @@ def test_answers_slice_the_cleaned_text_and_cite_the_right_page(almanac: Pipelin
     assert result.answer is not None and answer in result.answer.text and result.answer.page == page
     index = Index.load(almanac.index_dir)
     shown = Assistant(almanac).document("almanac.pdf")  # what the document view shows
-    assert index.text_of("almanac.pdf") == text_of(almanac.docs_dir, "almanac.pdf") == shown.text
+    assert index.kept_text("almanac.pdf") == file_text(almanac.docs_dir, "almanac.pdf") == shown.text
     for item in (result.answer, *result.passages):
         assert shown.text[item.start : item.end] == item.text
         assert "Chapter 2: Lights" not in item.text and "Page " not in item.text
@@ -221,7 +221,7 @@ def test_a_scanned_pdf_is_indexed_and_answered_with_its_page(with_tesseract, tmp
         result = pipe.ask(question)
         assert result.answer is not None and answer in result.answer.text and result.answer.page == page
         for item in (result.answer, *result.passages):
-            assert shown.text[item.start : item.end] == item.text == text_of(docs, "lease.pdf")[item.start : item.end]
+            assert shown.text[item.start : item.end] == item.text == file_text(docs, "lease.pdf")[item.start : item.end]
     assert Index.load(pipe.index_dir).texts["lease.pdf"].ocr == (1, 2)
     assert "Pages 1, 2 read by OCR (Tesseract)" in document_page("lease.pdf", shown, None)
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from rag.ask import main as ask_main
-from rag.documents.folder import text_of
+from rag.documents.folder import file_text
 from rag.errors import UsageError
 from rag.reader.folder import SETTINGS
 from rag.reader.hf import load_folder
@@ -42,9 +42,9 @@ def test_a_tiny_random_bert_answers_with_exact_offsets(docs, tmp_path, tiny_bert
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["abstained"] is False
     a = out["answer"]
-    assert text_of(docs, a["source"])[a["start"] : a["end"]] == a["text"] and 0 <= a["score"] <= 1
+    assert file_text(docs, a["source"])[a["start"] : a["end"]] == a["text"] and 0 <= a["score"] <= 1
     for p in out["passages"]:
-        assert text_of(docs, p["source"])[p["start"] : p["end"]] == p["text"]
+        assert file_text(docs, p["source"])[p["start"] : p["end"]] == p["text"]
 
 
 def test_a_high_threshold_abstains_the_same_way(docs, tmp_path, tiny_bert_qa, capsys):

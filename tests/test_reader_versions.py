@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from rag.documents import formats
-from rag.documents.folder import text_of
+from rag.documents.folder import file_text
 from rag.documents.formats import DOC_SUFFIXES, READER_VERSIONS, reader_version
 from rag.index.build import fresh_index
 from rag.index.store import Index
@@ -66,7 +66,7 @@ def test_installing_tesseract_reads_the_scanned_pages_of_an_indexed_pdf(
     monkeypatch.setenv("RAG_TESSERACT", str(tmp_path / "no-such-tesseract"))  # as on a machine without it
     report = pipe.refresh()
     assert report is not None and list(report.skipped) == ["scan.pdf"]
-    assert "Kellerman" not in (pipe.index.text_of("mixed.pdf") or "")
+    assert "Kellerman" not in (pipe.index.kept_text("mixed.pdf") or "")
     assert pipe.refresh() is None  # still no Tesseract: nothing to read again
 
     monkeypatch.delenv("RAG_TESSERACT")  # Tesseract installed
@@ -79,5 +79,5 @@ def test_installing_tesseract_reads_the_scanned_pages_of_an_indexed_pdf(
     ]:
         got = pipe.ask(question).answer
         assert got is not None and answer in got.text and (got.source, got.page) == (source, page)
-        assert text_of(docs, source)[got.start : got.end] == got.text and got.location == f"page {page}"
+        assert file_text(docs, source)[got.start : got.end] == got.text and got.location == f"page {page}"
     assert pipe.refresh() is None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.documents.folder import path_of, scan, text_of
+from rag.documents.folder import file_text, path_of, scan
 from rag.index.build import update_index
 
 from .conftest import SEED_FILE
@@ -44,11 +44,11 @@ def test_link_through_a_folder_outside_is_refused(docs, tmp_path, outside_secret
     assert [s.source for s in scan(docs)[1]] == ["sub/q.txt"]
 
 
-def test_text_of_never_reads_outside_the_docs(docs, outside_secret):
+def test_file_text_never_reads_outside_the_docs(docs, outside_secret):
     (docs / "p.txt").symlink_to(outside_secret)
     for source in ("p.txt", "../outside/secret.txt", str(outside_secret)):
         with pytest.raises(ValueError, match="outside the docs folder"):
-            text_of(docs, source)
+            file_text(docs, source)
     assert path_of(docs, SEED_FILE) == docs / SEED_FILE
 
 
@@ -264,7 +264,7 @@ def test_utf16_is_read_and_a_bom_stays_out_of_passages(docs, tmp_path, embedder,
     assert name not in report.skipped
     chunks = [c for c in index.chunks if c.source == name]
     assert chunks and all("\ufeff" not in c.text for c in chunks)
-    text = text_of(docs, name)
+    text = file_text(docs, name)
     assert all(text[c.start : c.end] == c.text for c in chunks)
     assert chunks[0].text.startswith("The harbour master")
 

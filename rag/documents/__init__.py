@@ -7,6 +7,6 @@ kinds read (``DOC_SUFFIXES``); the kinds with a module of their own are ``office
 with ``parts`` (place labels: slide, row, chapter, heading) and open zips within ``archive``'s bounds.
 """
 
-from rag.documents.folder import check_docs_dir, path_of, scan, text_of
+from rag.documents.folder import check_docs_dir, file_text, path_of, scan
 
-__all__ = ["check_docs_dir", "path_of", "scan", "text_of"]
+__all__ = ["check_docs_dir", "file_text", "path_of", "scan"]

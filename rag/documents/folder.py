@@ -147,9 +147,13 @@ def check_docs_dir(docs_dir: Path) -> None:
         raise UsageError(f"no documents ({kinds}) in docs folder: {docs_dir}")
 
 
-def text_of(docs_dir: Path, source: str) -> str:
-    """The full text of one document, the text every offset of ``source`` refers to.
+def file_text(docs_dir: Path, source: str) -> str:
+    """The full text of the file ``source`` as it is on disk now, the text every offset of ``source`` refers
+    to while the file is unchanged (``Index.kept_text`` is the text the index read).
 
     The file as stored for .txt and .md; the (deterministic) extracted text for other kinds.
     """
     return extract(source, path_of(docs_dir, source).read_bytes()).text
+
+
+text_of = file_text  # the old name, until rag/eval/harness.py, ui/core.py and tests/test_ask.py say file_text (#25)

@@ -3,8 +3,8 @@
 .txt and .md are decoded exactly as stored (UTF-8, else the encoding ``rag.documents.encoding``
 finds), so offsets index the file's decoded text. .html/.htm, .pdf (``rag.documents.pdf``) and
 .docx are *extracted* into clean, readable text; offsets index that text, which the index
-keeps (``Index.text_of``). Extraction is deterministic (same bytes, same text), so
-``text_of(docs, source)`` can always re-extract it to check a citation.
+keeps (``Index.kept_text``). Extraction is deterministic (same bytes, same text), so
+``file_text(docs, source)`` can always re-extract it to check a citation.
 Headings are places (``section “Heading”``): HTML h1-h6, Word heading styles, Markdown headings
 (``rag.documents.markdown``). ``READER_VERSIONS`` says when a kind's reader changed, so indexes read
 its files again. Anything that cannot be read raises ValueError with a reason the user can act on.

@@ -61,10 +61,13 @@ class Index:
     lexical: Bm25
     texts: dict[str, Extracted] = field(default_factory=dict)
 
-    def text_of(self, source: str) -> str | None:
-        """The kept text of ``source``; None for a UTF-8 .txt/.md, whose text is the file itself."""
+    def kept_text(self, source: str) -> str | None:
+        """The text of ``source`` the index read and kept; None for a UTF-8 .txt/.md, whose text is the file
+        itself (``rag.documents.folder.file_text``)."""
         kept = self.texts.get(source)
         return None if kept is None else kept.text
+
+    text_of = kept_text  # the old name, until ui/core.py says kept_text (#25)
 
     def page_of(self, source: str, offset: int) -> int | None:
         """The 1-based page of ``offset`` in ``source``; None for unpaged files."""

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc
+from spacy.tokens import Span as SpacySpan  # a spaCy token range, not rag.types.Span
 
 from rag.index.embedding import Encoder, load_embedder
 from rag.reader.answer_types import ALL_ENTITIES, expected_types
@@ -28,11 +29,11 @@ PARSE_CACHE = 4096  # passages whose parse is kept
 @dataclass(frozen=True)
 class Sentence:
     passage: Passage
-    span: Span
+    span: SpacySpan
     score: float
 
 
-def content_lemmas(doc: Doc | Span) -> set[str]:
+def content_lemmas(doc: Doc | SpacySpan) -> set[str]:
     return {t.lemma_.lower() for t in doc if not (t.is_stop or t.is_punct or t.is_space)}
 
 
@@ -45,10 +46,10 @@ class BaselineReader:
         self.embedder = embedder or load_embedder()
         self.nlp = load_spacy()
         self.threshold = threshold
-        self._parsed: dict[str, tuple[Doc, list[Span], np.ndarray]] = {}
+        self._parsed: dict[str, tuple[Doc, list[SpacySpan], np.ndarray]] = {}
         self._lock = threading.Lock()
 
-    def parse(self, text: str) -> tuple[Doc, list[Span], np.ndarray]:
+    def parse(self, text: str) -> tuple[Doc, list[SpacySpan], np.ndarray]:
         """A passage's parse, its sentences and their embeddings; cached, as passages recur."""
         cached = self._parsed.get(text)
         if cached is None:
@@ -73,7 +74,7 @@ class BaselineReader:
                 ranked.append(Sentence(passage, sent, float(0.5 * sim + 0.5 * overlap)))
         return sorted(ranked, key=lambda s: -s.score)
 
-    def candidates(self, question: Doc, sentence: Span) -> list[tuple[Span, float]]:
+    def candidates(self, question: Doc, sentence: SpacySpan) -> list[tuple[SpacySpan, float]]:
         """Spans of the sentence that could answer, each with how well it fits in [0, 1]."""
         wanted = expected_types(question.text)
         q_words = {t.lower_ for t in question} | content_lemmas(question)
