@@ -9,10 +9,10 @@ question was read, so a wrong guess is plain to see.
 Retrieval gets the question with the subject's words added (``Reading.search``). The reader may get
 the subject too, folded into the question where the question points back ("and who is in it?" ->
 "Who is in Stargate?", ``Reading.folded``): ``READER_SEES_SUBJECT`` says whether it does, set by
-what ``eval/followups.py`` measured (eval/RESULTS.md, "Follow-up questions").
+what ``eval/measure_followups.py`` measured (eval/RESULTS.md, "Follow-up questions").
 
 It lives in ``rag`` (not ``ui``) because the chat, ``rag.ask`` (a ``history`` on a stdin JSON line,
-or ``--after``) and ``eval/followups.py`` must read a follow-up the same way; ``ui.followup``
+or ``--after``) and ``eval/measure_followups.py`` must read a follow-up the same way; ``ui.followup``
 re-exports it.
 """
 

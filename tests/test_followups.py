@@ -46,7 +46,7 @@ def test_the_reader_reads_a_follow_up_with_its_subject_folded_in():
     assert fold("and it?", ("x" * MAX_QUESTION_CHARS,)) is None  # too long to be a question: read as typed
     follow = read_after("and who is in it?", ["How much is Stargate worth?"])
     assert follow.folded == "Who is in Stargate?" and follow.search == "and who is in it? Stargate"
-    assert READER_SEES_SUBJECT  # measured by eval/followups.py: eval/RESULTS.md, "Follow-up questions"
+    assert READER_SEES_SUBJECT  # measured by eval/measure_followups.py: eval/RESULTS.md, "Follow-up questions"
     assert follow.for_reader == follow.shown == "Who is in Stargate?"
     alone = read_after("What is the capital of France?", ["How much is Stargate worth?"])
     assert alone.folded is None and alone.for_reader == "What is the capital of France?" and alone.shown is None

@@ -21,7 +21,7 @@ from rag.reader.answer_types import ALL_ENTITIES, expected_types
 from rag.reader.nlp import load_spacy
 from rag.types import Answer, Passage
 
-THRESHOLD = 0.24  # eval/calibrate.py on held-out training data (qed_dev.json, 300 + 300 pairs)
+THRESHOLD = 0.24  # eval/calibrate_threshold.py on held-out training data (qed_dev.json, 300 + 300 pairs)
 TOP_SENTENCES = 3
 PARSE_CACHE = 4096  # passages whose parse is kept
 

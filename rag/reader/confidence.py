@@ -3,7 +3,7 @@
 A score is not the probability that the answer is right, so a label is only honest if it was
 measured. A reader folder may carry cut-offs set on held-out training questions
 (``rag_reader.json`` -> ``"confidence": {"high": s, "medium": s}``, written by
-``eval/confidence.py --write``): *high* from the lowest score above which, on that held-out set,
+``eval/calibrate_confidence.py --write``): *high* from the lowest score above which, on that held-out set,
 at least ``HIGH_PRECISION`` of the answers given were exactly right (negatives answered count as
 wrong), *medium* likewise for ``MEDIUM_PRECISION``. A reader without them (the rule-based one, an
 outside checkpoint) falls back to a rule on its own scale: log-odds above its abstention threshold,

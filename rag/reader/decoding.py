@@ -3,7 +3,7 @@
 The network scores a span by its margin: how far its start+end logits beat its window's
 no-answer slot. Decoding adjusts that margin before the best span is taken; each adjustment is off
 (0) unless the model's ``rag_reader.json`` turns it on, and each was measured on held-out training
-questions (``eval/decoding.py``, results in ``eval/RESULTS.md``):
+questions (``eval/tune_decoding.py``, results in ``eval/RESULTS.md``):
 
 - ``type_bonus``: added when the span overlaps an entity of the kind the question asks for
   (``answer_types``: who -> person/organisation/group, when -> date/time, how many -> amount);

@@ -1,6 +1,6 @@
 """Do follow-up questions gain from the conversation's subject? (issue 24, "Follow-ups")
 
-    python eval/followups.py [--reader-model DIR] [--json]
+    python eval/measure_followups.py [--reader-model DIR] [--json]
 
 Each pair of ``eval/followups.jsonl`` is a first question and a follow-up that leans on it ("How
 much is Stargate worth?" then "and who is in it?"), with gold answers copied from ``seeds/``. The

@@ -1,7 +1,7 @@
 """Do unrelated documents steal answers? The gold questions over ``seeds/`` plus the distractor
 documents of ``eval/distractors/`` in one index (issue 20's garden-club case).
 
-    python eval/distractors.py [--reader-model DIR] [--json]
+    python eval/measure_distractors.py [--reader-model DIR] [--json]
 
 Every gold question is about the seed, so an answer whose source is a distractor file is wrong by
 construction. Reported: answers taken from a distractor (the target is 0), each with its score, and

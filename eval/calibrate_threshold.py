@@ -1,6 +1,6 @@
 """Choose a reader's abstention threshold on held-out TRAINING data, never on the benchmark.
 
-    python eval/calibrate.py --reader baseline ../shared/data/train/qed_dev.json [--limit 400]
+    python eval/calibrate_threshold.py --reader baseline ../shared/data/train/qed_dev.json [--limit 400]
 
 Each sampled question is read twice: with its own paragraph (answerable) and with another
 paragraph of the same file that does not contain its answer (unanswerable). The threshold

@@ -1,8 +1,8 @@
 """Measure the neural reader's decoding options (rag/reader/decoding.py) on held-out training
 questions: never the SQuAD benchmark, never the gold set or the seeds.
 
-    python eval/decoding.py heldout [--model DIR]   # each question's own context + built negatives
-    python eval/decoding.py open [--model DIR] [--limit 300]   # retrieval over held-out files' paragraphs
+    python eval/tune_decoding.py heldout [--model DIR]   # each question's own context + built negatives
+    python eval/tune_decoding.py open [--model DIR] [--limit 300]   # retrieval over held-out files' paragraphs
 
 ``heldout`` reports, per setting, EM/F1 without abstention and two calibrations: the threshold
 maximising the objective (answerable F1 with abstention + share of negatives abstained), and the

@@ -2,7 +2,7 @@
 confidence labels (rag.reader.confidence), and how often an answer labelled high, medium or low is
 exactly right. Never the benchmark, the gold set or the seeds.
 
-    python eval/confidence.py [--model DIR] [--limit N] [--write] [--threshold-too]
+    python eval/calibrate_confidence.py [--model DIR] [--limit N] [--write] [--threshold-too]
 
 Each held-out question is read in its own paragraph, as training's held-out evaluation builds them:
 answerable questions, and negatives (a similar paragraph without the answer, the question's
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "eval"))
 
-from decoding import heldout_items  # noqa: E402
+from tune_decoding import heldout_items  # noqa: E402
 
 from rag.eval.metrics import best_over_golds, exact_match, f1  # noqa: E402
 from rag.reader.confidence import HIGH_PRECISION, MEDIUM_PRECISION, cutoff, label  # noqa: E402
@@ -106,12 +106,12 @@ def main() -> int:
             settings["threshold"] = threshold
             settings["calibration"] = (
                 "lowest threshold abstaining on >= 75% of held-out negatives (other paragraph, deleted sentence, "
-                "swapped name or number), with this file's decoding (eval/confidence.py --threshold-too)"
+                "swapped name or number), with this file's decoding (eval/calibrate_confidence.py --threshold-too)"
             )
         settings["confidence"] = cutoffs
         settings["confidence_rule"] = (
             f"high: >= {HIGH_PRECISION:.0%} exactly right, medium: >= {MEDIUM_PRECISION:.0%}, "
-            "among answers to held-out training questions and built negatives (eval/confidence.py)"
+            "among answers to held-out training questions and built negatives (eval/calibrate_confidence.py)"
         )
         path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {path}")

@@ -1,6 +1,6 @@
 """Tables and a chart of the latest saved runs, beside published SQuAD numbers.
 
-    python eval/report.py            # prints Markdown tables, writes eval/results.png
+    python eval/report_runs.py       # prints Markdown tables, writes eval/results.png
 
 Reads eval/runs/*.json (written by every `python -m rag.eval` run) and keeps, for each
 (kind, reader, retriever), the newest full run (no --limit) or else the largest sample.
