@@ -79,8 +79,8 @@ class Table:
         else:
             named = [(self.names[i] if i < len(self.names) else column_letter(i + 1), c) for i, c in enumerate(cells)]
             line = CELL_SEPARATOR.join(f"{name}{NAME_SEPARATOR}{c}" for name, c in named if c)
-        where = f"row {number}" if self.sheet is None else f"sheet {self.sheet}, row {number}"
-        self.parts.add(line, where, "\n" if header and self.sheet is not None else ROW_SEPARATOR)
+        label = f"row {number}" if self.sheet is None else f"sheet {self.sheet}, row {number}"
+        self.parts.add(line, label, "\n" if header and self.sheet is not None else ROW_SEPARATOR)
 
     def title(self) -> None:
         """The sheet's name, its header row on the next line, so the view and the passages show it."""
