@@ -33,8 +33,9 @@ from common import CACHE, percentiles, write_section  # noqa: E402
 
 from rag.eval.gold import load_gold, load_squad, sample  # noqa: E402
 from rag.eval.harness import rank_by_answer, run_open, run_reader, summarise  # noqa: E402
-from rag.pipeline import Pipeline  # noqa: E402
+from rag.pipeline import Pipeline
 from rag.reader import Reader, load_reader  # noqa: E402
+from rag.settings import Settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,7 +72,7 @@ VARIANTS: dict[str, Callable[[], Reader]] = {
 
 def measure(name: str, make: Callable[[], Reader], args: argparse.Namespace) -> dict:
     reader = make()
-    pipe = Pipeline(args.docs, CACHE / "ask-index", reader=reader)
+    pipe = Pipeline(Settings(docs=args.docs, index=CACHE / "ask-index"), reader=reader)
     gold = load_gold(args.gold)
     summary = summarise(run_open(pipe, gold, rank_by_answer), wrong_limit=0)
     for q in gold[:5]:  # warm-up: caches, allocator, lazy imports

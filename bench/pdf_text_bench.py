@@ -106,6 +106,7 @@ def qa_report(folder: Path, questions: list[dict], variant: str) -> dict:
     """Index ``folder`` with the PDF reader of ``variant`` and ask every question."""
     from rag.documents.folder import file_text
     from rag.pipeline import Pipeline
+    from rag.settings import Settings
 
     original = cleaned.pdf_text
     if variant == "before":
@@ -113,7 +114,7 @@ def qa_report(folder: Path, questions: list[dict], variant: str) -> dict:
     try:
         with tempfile.TemporaryDirectory() as index_dir:
             started = time.perf_counter()
-            pipe = Pipeline(folder, Path(index_dir), log=io.StringIO())
+            pipe = Pipeline(Settings(docs=folder, index=Path(index_dir)), log=io.StringIO())
             pipe.refresh()
             indexed = time.perf_counter() - started
             rows = []

@@ -140,9 +140,10 @@ def build(docs: Path, address: str | None, embedder) -> dict:
 def answer_here(docs: Path, index: Path, questions: list[str]) -> dict:
     """``rag.ask`` reading stdin: one Pipeline (its models loaded in the timed window, as an actor's are)."""
     from rag.pipeline import Pipeline
+    from rag.settings import Settings
 
     before, started = load(), time.perf_counter()
-    pipe = Pipeline(docs, index)
+    pipe = Pipeline(Settings(docs=docs, index=index))
     pipe.refresh()
     texts = [r.answer.text if r.answer else None for r in (pipe.ask(q) for q in questions)]
     seconds = time.perf_counter() - started
@@ -153,9 +154,9 @@ def answer_spread(address: str, docs: Path, index: Path, questions: list[str], n
     """The ``rag.ask --ray`` path: a Pipeline per actor (loaded once), questions in batches, in input order."""
     import json
 
-    from rag.ask import Answerer
     from rag.cluster.pipelines import PipelineSpec
     from rag.cluster.spread import spread
+    from rag.commands.ask import Answerer
 
     args = argparse.Namespace(top_k=5, reader="neural", reader_model=None, threshold=None, retriever="hybrid",
                               read_context=0)  # fmt: skip

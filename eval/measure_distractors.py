@@ -24,6 +24,7 @@ from rag.eval.gold import load_gold  # noqa: E402
 from rag.eval.metrics import score_answer  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 from rag.reader import load_reader  # noqa: E402
+from rag.settings import Settings  # noqa: E402
 
 DISTRACTORS = ROOT / "eval" / "distractors"
 WORK = ROOT / ".cache" / "distractors"
@@ -48,8 +49,8 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args()
     docs = docs_folder()
-    reader = load_reader("neural", model_dir=args.reader_model) if args.reader_model else "neural"
-    pipe = Pipeline(docs, WORK / "index", reader=reader)
+    reader = load_reader("neural", model_dir=args.reader_model) if args.reader_model else None  # None: the shipped
+    pipe = Pipeline(Settings(docs=docs, index=WORK / "index"), reader=reader)
     pipe.refresh()
     rows, stolen = [], []
     for gold in load_gold(args.gold):

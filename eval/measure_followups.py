@@ -39,6 +39,7 @@ from rag.eval.metrics import score_answer  # noqa: E402
 from rag.followup import read_after  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 from rag.reader import Reader, load_reader  # noqa: E402
+from rag.settings import Settings  # noqa: E402
 from rag.types import Result  # noqa: E402
 
 PAIRS = ROOT / "eval" / "followups.jsonl"
@@ -170,11 +171,11 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print everything, each pair too, as JSON")
     args = parser.parse_args()
     pairs = load_pairs(args.pairs)
-    reader: Reader | str = load_reader("neural", model_dir=args.reader_model) if args.reader_model else "neural"
+    reader: Reader | None = load_reader("neural", model_dir=args.reader_model) if args.reader_model else None
     reports = {}
     for name, with_distractors in (("seed", False), ("seed + 4 distractors", True)):
         slug = "mixed" if with_distractors else "seed"
-        pipe = Pipeline(corpus(slug, with_distractors), WORK / slug / "index", reader=reader)
+        pipe = Pipeline(Settings(docs=corpus(slug, with_distractors), index=WORK / slug / "index"), reader=reader)
         pipe.refresh()
         reports[name] = evaluate(pipe, pairs)
     if args.json:

@@ -110,12 +110,13 @@ def heldout(reader: NeuralReader, key: str) -> list[dict]:
 
 def open_mode(reader: NeuralReader, key: str, limit: int, threshold: float) -> list[dict]:
     from rag.pipeline import Pipeline
+    from rag.settings import Settings
 
     items, golds = [], []
     for name in OPEN_FILES:
         path = ROOT.parent / "shared" / "data" / "train" / name
         docs = materialise_squad(path, ROOT / ".cache" / "squad")
-        pipe = Pipeline(docs, docs.parent / "index", reader=reader)
+        pipe = Pipeline(Settings(docs=docs, index=docs.parent / "index"), reader=reader)
         pipe.refresh()
         for q in sample(load_squad(path), limit, 0):
             items.append((q.question, pipe.retrieve(q.question)))

@@ -22,12 +22,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.eval.__main__ import CACHE  # noqa: E402
+from rag.commands.evaluate import CACHE  # noqa: E402
 from rag.eval.gold import load_squad, materialise_squad, sample  # noqa: E402
 from rag.eval.metrics import first_hit_rank, retrieval_summary  # noqa: E402
 from rag.index.lexical import Bm25  # noqa: E402
 from rag.index.store import indexed_text  # noqa: E402
-from rag.pipeline import Pipeline  # noqa: E402
+from rag.pipeline import Pipeline
+from rag.settings import Settings  # noqa: E402
 
 KS = (1, 5, 20)
 ALPHAS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -60,7 +61,7 @@ def report(name: str, ranks) -> None:
 def tune(path: Path, limit: int, seed: int, untitled_dense: bool = False, bm25_grid: tuple = ((), ())) -> None:
     items = [q for q in sample(load_squad(path), limit, seed)]
     docs = materialise_squad(path, CACHE)
-    pipe = Pipeline(docs, docs.parent / "index")
+    pipe = Pipeline(Settings(docs=docs, index=docs.parent / "index"))
     pipe.refresh()
     chunks = pipe.index.chunks
     sources = [c.source for c in chunks]

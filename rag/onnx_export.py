@@ -1,7 +1,8 @@
 """Exporting a torch model to ONNX once, into a cache shared by the embedder and the reader.
 
 Both run with ONNX Runtime at question time; the export (which needs torch) happens on first use and
-is cached under ``$RAG_CACHE`` or ``~/.cache/rag-extractive``, by a hash of the weights.
+is cached under ``rag.config.cache_dir()`` (``$RAG_CACHE``, else ``~/.cache/rag-extractive``), by a hash of
+the weights.
 """
 
 from __future__ import annotations
@@ -10,10 +11,6 @@ import os
 import uuid
 import warnings
 from pathlib import Path
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("RAG_CACHE") or Path.home() / ".cache" / "rag-extractive")
 
 
 def write_onnx(model, example: tuple, path: Path, inputs: tuple, outputs: tuple, axes: dict) -> None:

@@ -1,9 +1,12 @@
 """One facade over the stages: keep the index fresh, retrieve passages, read an answer.
 
-    pipe = Pipeline(Path("seeds"), Path("index"))
+    pipe = Pipeline(Settings(docs=Path("seeds"), index=Path("index")))
     result = pipe.ask("who supplies GPUs in the deal?")
 
-Models and the index load once per Pipeline; ``ask`` is cheap after that.
+A Pipeline is built from one ``Settings`` (the only way) and the collaborators a caller may already
+hold (an embedder, a reader, a loaded index, a way to embed on a cluster). Models and the index load
+once per Pipeline; ``ask`` is cheap after that. Nothing outside sets its attributes: the index it
+answers from changes only by ``refresh``, and its retriever is rebuilt only then.
 """
 
 from __future__ import annotations
@@ -17,14 +20,15 @@ from pathlib import Path
 from typing import TextIO, TypeVar
 
 from rag.chunking.chunker import ChunkConfig
-from rag.config import DEFAULT_DOCS, DEFAULT_INDEX, MAX_QUESTION_CHARS, TOP_K
+from rag.config import MAX_QUESTION_CHARS
 from rag.errors import UsageError
 from rag.index.build import EmbedFiles, UpdateReport, chunking_of, fresh_index
 from rag.index.embedding import Encoder, load_embedder
 from rag.index.store import Index
-from rag.reader import DEFAULT_READER, Reader, load_reader
-from rag.retrieval.context import READ_CONTEXT_CHARS, Neighbours, widen
-from rag.retrieval.retriever import MODES, Retriever
+from rag.reader import Reader, load_reader
+from rag.retrieval.context import Neighbours, widen
+from rag.retrieval.retriever import Retriever
+from rag.settings import Settings
 from rag.types import Answer, Passage, Result, accepted
 
 Cited = TypeVar("Cited", Passage, Answer)
@@ -53,38 +57,58 @@ def validate_question(question: str) -> str:
 class Pipeline:
     def __init__(
         self,
-        docs_dir: Path = DEFAULT_DOCS,
-        index_dir: Path = DEFAULT_INDEX,
-        top_k: int = TOP_K,
-        reader: str | Reader = DEFAULT_READER,
-        threshold: float | None = None,
-        chunking: ChunkConfig | None = None,
+        settings: Settings | None = None,
+        *,
         embedder: Encoder | None = None,
-        retriever: str = "hybrid",
-        log: TextIO | None = None,
-        read_context: int = READ_CONTEXT_CHARS,
+        reader: Reader | None = None,
+        index: Index | None = None,
         embed_files: EmbedFiles | None = None,
+        log: TextIO | None = None,
     ) -> None:
-        """``read_context``: characters of the document the reader sees on each side of a passage.
-        ``embed_files``: how an update embeds changed files (default: here; ``rag.cluster.index``: on a cluster)."""
-        if top_k < 1:
-            raise UsageError(f"the number of passages to retrieve must be at least 1, not {top_k}")
-        if read_context < 0:
-            raise UsageError(f"the reading context must be 0 or more characters, not {read_context}")
-        if retriever not in MODES:
-            raise UsageError(f"unknown retriever {retriever!r}; choose one of: {', '.join(MODES)}")
-        self.docs_dir, self.index_dir, self.top_k = Path(docs_dir), Path(index_dir), top_k
-        self.requested_chunking = chunking  # None: the index keeps its own (rag.index.build.chunking_of)
-        self.log = log or sys.stderr
-        self.embedder = embedder or load_embedder()
-        self.reader = load_reader(reader, threshold) if isinstance(reader, str) else reader
-        if threshold is not None:
-            self.reader.threshold = threshold
-        self.retrieval_mode = retriever
-        self.index: Index | None = None
-        self.read_context = read_context
+        """``settings``: how to index and answer (None: the defaults, ``Settings.load()`` for the environment).
+        ``embedder``/``reader``: already loaded ones to use (default: the settings' own, loaded now).
+        ``index``: an index already loaded from ``settings.index``, answered as it is (a cluster actor,
+        which never updates it). ``embed_files``: how an update embeds changed files (default: here;
+        ``rag.cluster.index``: on a cluster). ``log``: where updates are reported (default: stderr)."""
+        self.settings = settings or Settings()
+        s = self.settings
+        self.embedder = embedder or load_embedder(backend=s.embedding, threads=s.threads)
+        self.reader = reader or load_reader(s.reader, model_dir=s.reader_model, threads=s.threads)
         self.embed_files = embed_files
+        self.log = log or sys.stderr
+        self._live: tuple[Index, Retriever] | None = None  # swapped whole: a question never sees half a switch
         self._neighbours: tuple[Index, Neighbours] | None = None
+        if index is not None:
+            self._switch_to(index)
+
+    @property
+    def docs_dir(self) -> Path:
+        return self.settings.docs
+
+    @property
+    def index_dir(self) -> Path:
+        return self.settings.index
+
+    @property
+    def top_k(self) -> int:
+        return self.settings.top_k
+
+    @property
+    def index(self) -> Index | None:
+        """The index questions are answered from (None until the first ``refresh``)."""
+        return None if self._live is None else self._live[0]
+
+    @property
+    def requested_chunking(self) -> ChunkConfig | None:
+        """The chunking the settings ask for; None keeps the index's own (``rag.index.build.chunking_of``)."""
+        wanted = self.settings.chunking
+        return None if wanted is None else ChunkConfig(*wanted)
+
+    def _switch_to(self, index: Index | None) -> None:
+        """Answer from ``index`` from now on; what is derived from it is rebuilt once, here."""
+        if index is None or index is self.index:
+            return
+        self._live = (index, Retriever(index, self.embedder, self.settings.retriever, self.settings.bm25_weight))
 
     def refresh(self, strict: bool = False) -> UpdateReport | None:
         """Bring the index up to date with the docs folder; returns what changed, None if nothing.
@@ -93,9 +117,10 @@ class Pipeline:
         ``strict`` it raises IndexNotUpdated (the previous index still answers), for callers that
         must not report a change the index lacks (``rag.index.build.fresh_index``)."""
         docs, chunking, embed = self.docs_dir, self.requested_chunking, self.embed_files
-        self.index, report = fresh_index(
+        index, report = fresh_index(
             docs, self.index_dir, self.embedder, chunking, self.index, self.log, embed, strict=strict
         )
+        self._switch_to(index)
         return report
 
     @property
@@ -105,10 +130,20 @@ class Pipeline:
 
     @property
     def retriever(self) -> Retriever:
-        if self.index is None:
+        """The retriever over the current index (the index is brought up to date first if none is loaded)."""
+        if self._live is None:
             self.refresh()
-        assert self.index is not None
-        return Retriever(self.index, self.embedder, self.retrieval_mode)
+        assert self._live is not None
+        return self._live[1]
+
+    def threshold_for(self, reader: Reader, threshold: float | None = None) -> float:
+        """The threshold applied to ``reader``'s answers: ``threshold`` if given (one call's), else the
+        settings' for the pipeline's own reader, else the reader's calibrated one."""
+        if threshold is not None:
+            return threshold
+        if reader is self.reader and self.settings.threshold is not None:
+            return self.settings.threshold
+        return reader.threshold
 
     def retrieve(self, question: str, k: int | None = None, sources: Collection[str] | None = None) -> list[Passage]:
         """The best passages for ``question``; ``sources``: only from these files (None: all)."""
@@ -124,11 +159,12 @@ class Pipeline:
 
     def reading(self, passages: Sequence[Passage]) -> list[Passage]:
         """The text the reader reads for ``passages``: widened into neighbouring chunks (``rag.retrieval.context``)."""
-        if self.index is None or self.read_context <= 0:
+        index = self.index
+        if index is None or self.settings.read_context <= 0:
             return list(passages)
-        if self._neighbours is None or self._neighbours[0] is not self.index:
-            self._neighbours = (self.index, Neighbours.of(self.index.chunks))
-        return widen(passages, self._neighbours[1], self.read_context)
+        if self._neighbours is None or self._neighbours[0] is not index:
+            self._neighbours = (index, Neighbours.of(index.chunks))
+        return widen(passages, self._neighbours[1], self.settings.read_context)
 
     def answer(
         self,
@@ -137,9 +173,9 @@ class Pipeline:
         threshold: float | None = None,
         reader: Reader | None = None,
     ) -> Result:
-        """Read an answer from given passages; below the threshold (the reader's own by default) it abstains."""
+        """Read an answer from given passages; below the threshold (``threshold_for``) it abstains."""
         reader = reader or self.reader
-        threshold = reader.threshold if threshold is None else threshold
+        threshold = self.threshold_for(reader, threshold)
         started = time.perf_counter()
         candidate = reader.read(question, self.reading(passages)) if passages else None
         candidate = None if candidate is None else self.with_page(candidate)

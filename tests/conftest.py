@@ -36,7 +36,8 @@ def docs(tmp_path: Path) -> Path:
 def seed_pipeline(tmp_path_factory, embedder):
     """A pipeline over seeds/, its index built once for the session in a temp folder."""
     from rag.pipeline import Pipeline
+    from rag.settings import Settings
 
-    pipe = Pipeline(SEEDS, tmp_path_factory.mktemp("index"), embedder=embedder)
+    pipe = Pipeline(Settings(docs=SEEDS, index=tmp_path_factory.mktemp("index")), embedder=embedder)
     pipe.refresh()
     return pipe

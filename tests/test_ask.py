@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.ask import main as ask_main
-from rag.documents.folder import text_of
+from rag.commands.ask import main as ask_main
+from rag.documents.folder import file_text
 
 from .conftest import ROOT, SEED_FILE, SEEDS
 
@@ -20,7 +20,7 @@ OUT_OF_SCOPE = "What is the capital of France?"
 
 def check_offsets(payload: dict, docs: Path) -> None:
     for item in [payload["answer"]] + payload["passages"] if payload["answer"] else payload["passages"]:
-        assert text_of(docs, item["source"])[item["start"] : item["end"]] == item["text"]
+        assert file_text(docs, item["source"])[item["start"] : item["end"]] == item["text"]
 
 
 def test_seed_question_answers_coreweave_with_exact_offsets(seed_pipeline):

@@ -291,7 +291,7 @@ def test_sigterm_stops_the_address_check(docs, tmp_path):
 
 def test_without_ray_the_flag_says_how_to_install_it(docs, tmp_path):
     code = (
-        "import sys; sys.modules['ray'] = None; from rag.index.__main__ import main; "
+        "import sys; sys.modules['ray'] = None; from rag.commands.index import main; "
         f"sys.exit(main(['--docs', {str(docs)!r}, '--index', {str(tmp_path / 'index')!r}, '--ray', 'local']))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
@@ -346,8 +346,9 @@ def test_index_on_the_cluster_is_the_local_index_and_stays_incremental(cluster, 
 
     # The query side is unchanged: the cluster's index is used as it is, and answers as the local one.
     from rag.pipeline import Pipeline
+    from rag.settings import Settings
 
-    pipes = [Pipeline(docs, d, embedder=embedder, reader="baseline") for d in (local, remote)]
+    pipes = [Pipeline(Settings(docs=docs, index=d, reader="baseline"), embedder=embedder) for d in (local, remote)]
     assert [p.refresh() for p in pipes] == [None, None]  # fresh: nothing to rebuild
     here, there = (p.retrieve("How many ferries did the harbour board count near Corrie Bay?") for p in pipes)
     assert [(p.source, p.start, p.end, p.text) for p in there] == [(p.source, p.start, p.end, p.text) for p in here]

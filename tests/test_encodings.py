@@ -14,6 +14,7 @@ from rag.documents.folder import file_text
 from rag.documents.formats import check_utf8_file, decode, extract, html_text
 from rag.index.store import Index
 from rag.pipeline import Pipeline
+from rag.settings import Settings
 from ui.core import Assistant
 from ui.document_view import document_page
 
@@ -151,7 +152,7 @@ def encoded(tmp_path_factory, embedder) -> Pipeline:
     (docs / "ferry.txt").write_bytes(UTF16_NOTE.encode("utf-16-le"))
     (docs / "menu.html").write_bytes(DEBIAN_PAGE)
     (docs / "plain.md").write_text("The harbour bell was cast by Tomas Ekdahl in 1911.\n", encoding="utf-8")
-    pipe = Pipeline(docs, root / "index", embedder=embedder, log=io.StringIO())
+    pipe = Pipeline(Settings(docs=docs, index=root / "index"), embedder=embedder, log=io.StringIO())
     report = pipe.refresh()
     assert report is not None and not report.skipped
     return pipe

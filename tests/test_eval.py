@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from rag.eval.__main__ import main as eval_main
+from rag.commands.evaluate import main as eval_main
 from rag.eval.gold import load_squad, materialise_squad
 
 from .conftest import SHARED
@@ -97,7 +97,7 @@ def tiny_squad(path):
 def test_squad_reader_and_open_modes_on_a_tiny_file(tmp_path, capsys, monkeypatch):
     squad = tmp_path / "tiny.json"
     tiny_squad(squad)
-    monkeypatch.setattr("rag.eval.__main__.CACHE", tmp_path / "cache")
+    monkeypatch.setattr("rag.commands.evaluate.squad_cache", lambda: tmp_path / "cache")
     assert eval_main(["--squad", str(squad), "--mode", "reader", "--json", "--no-save"]) == 0
     reader = json.loads(capsys.readouterr().out)
     assert reader["kind"] == "squad-reader" and reader["forced"]["em"] == 100.0 and "retrieval" not in reader

@@ -10,14 +10,15 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from rag.ask import format_human
-from rag.ask import main as ask_main
+from rag.commands.ask import format_human
+from rag.commands.ask import main as ask_main
 from rag.documents.folder import content_spans, file_text
 from rag.documents.formats import PAGE_SEPARATOR, docx_text, extract, html_text, pdf_text
 from rag.errors import IndexUnusable
 from rag.index.build import update_index
 from rag.index.store import Index
 from rag.pipeline import Pipeline
+from rag.settings import Settings
 
 from .builders import make_docx, make_pdf
 
@@ -160,7 +161,7 @@ def corpus(tmp_path_factory, embedder):
     root = tmp_path_factory.mktemp("formats")
     docs = root / "docs"
     write_docs(docs)
-    pipe = Pipeline(docs, root / "index", embedder=embedder, log=io.StringIO())
+    pipe = Pipeline(Settings(docs=docs, index=root / "index"), embedder=embedder, log=io.StringIO())
     report = pipe.refresh()
     assert report is not None and set(report.skipped) == {"broken.pdf"}
     return pipe

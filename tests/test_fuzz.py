@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.ask import main as ask_main
-from rag.index.__main__ import main as index_main
+from rag.commands.ask import main as ask_main
+from rag.commands.index import main as index_main
 
 FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 NOTE = "The harbour master of Port Elira is Tomasz Wren. The lighthouse was built in 1890.\n"

@@ -14,14 +14,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.ask import format_human
-from rag.ask import main as ask_main
+from rag.commands.ask import format_human
+from rag.commands.ask import main as ask_main
 from rag.documents import markdown
 from rag.documents.folder import file_text
 from rag.documents.formats import extract
 from rag.documents.markdown import file_places, text_places
 from rag.index.store import Index
 from rag.pipeline import Pipeline
+from rag.settings import Settings
 from ui.core import Assistant
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -171,7 +172,7 @@ def corpus(tmp_path_factory, embedder) -> Pipeline:
     (docs / "pump.md").write_text(GUIDE, encoding="utf-8")
     (docs / "livre.md").write_bytes(LATIN.encode("latin-1"))  # not UTF-8: decoded whole, its text kept
     (docs / "report.docx").write_bytes(word_document(REPORT, STYLES))
-    pipe = Pipeline(docs, root / "index", embedder=embedder, log=io.StringIO())
+    pipe = Pipeline(Settings(docs=docs, index=root / "index"), embedder=embedder, log=io.StringIO())
     report = pipe.refresh()
     assert report is not None and not report.skipped
     return pipe

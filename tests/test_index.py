@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from rag.commands.index import main as index_main
 from rag.errors import IndexUnusable
-from rag.index.__main__ import main as index_main
 from rag.index.build import update_index
 from rag.index.store import FORMAT, Index, indexed_text
+from rag.settings import Settings
 
 from .conftest import SEED_FILE
 
@@ -234,7 +235,7 @@ def test_stale_bm25_settings_rebuild_bm25_only(docs, tmp_path, embedder):
     index_dir = tmp_path / "index"
     update_index(docs, index_dir, embedder)
     restamp(index_dir, lambda m: {**m, "lexical": "bm25s-lucene-k1.5-b0.75"})
-    pipe = Pipeline(docs, index_dir, embedder=embedder, log=io.StringIO())
+    pipe = Pipeline(Settings(docs=docs, index=index_dir), embedder=embedder, log=io.StringIO())
     report = pipe.refresh()
     assert report is not None and report.lexical_rebuilt and report.embedded_chunks == 0
     assert "BM25 rebuilt" in report.summary()
@@ -249,7 +250,7 @@ def test_the_index_keeps_its_chunking_until_a_rebuild_is_asked_for(docs, tmp_pat
     assert index_main(["--docs", str(docs), "--index", str(index_dir), "--chunk-tokens", "64"]) == 0
     assert Index.load(index_dir).manifest["chunk_tokens"] == 64
     log = io.StringIO()
-    pipe = Pipeline(docs, index_dir, reader="baseline", embedder=embedder, log=log)
+    pipe = Pipeline(Settings(docs=docs, index=index_dir, reader="baseline"), embedder=embedder, log=log)
     assert pipe.refresh() is None and "rebuilding" not in log.getvalue()  # rag.ask and the chat keep it
     assert pipe.chunking.size == 64 and pipe.ask("who supplies GPUs in the deal?").answer is not None
     assert index_main(["--docs", str(docs), "--index", str(index_dir)]) == 0  # plain rag.index keeps it too

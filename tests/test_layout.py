@@ -10,7 +10,20 @@ import sys
 from .conftest import ROOT
 
 # In the order data flows; a module may import from its own stage, an earlier one, or the core.
-CORE = ("rag", "rag.config", "rag.errors", "rag.types", "rag.text", "rag.onnx_export")
+# The core imports nothing but the core. The commands (rag.commands) sit above every stage; the old
+# spellings ``python -m rag.ask``/``rag.index``/``rag.eval`` start them by name and import nothing.
+CORE = (
+    "rag",
+    "rag.__main__",
+    "rag.ask",
+    "rag.config",
+    "rag.errors",
+    "rag.followup",
+    "rag.onnx_export",
+    "rag.settings",
+    "rag.text",
+    "rag.types",
+)
 STAGES = (
     "rag.documents",
     "rag.chunking",
@@ -19,20 +32,21 @@ STAGES = (
     "rag.reader",
     "rag.pipeline",
     "rag.cluster",
-    "rag.cli",
-    "rag.ask",
     "rag.eval",
     "rag.training",
+    "rag.commands",
 )
-RUNTIME = STAGES[: STAGES.index("rag.ask") + 1]
+RUNTIME = STAGES[: STAGES.index("rag.cluster") + 1]
 
 
 def stage_of(module: str) -> str | None:
-    """The stage a module belongs to; a stage's command (``python -m rag.index``) sits with the commands."""
-    stage = next((s for s in STAGES if module == s or module.startswith(s + ".")), None)
-    if module.endswith(".__main__") and stage in RUNTIME:
-        return "rag.ask"
-    return stage
+    """The stage a module belongs to (None: the core, or not a rag module)."""
+    return next((s for s in STAGES if module == s or module.startswith(s + ".")), None)
+
+
+def is_module(name: str) -> bool:
+    path = ROOT.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
 
 
 def imports() -> dict[str, set[str]]:
@@ -43,12 +57,22 @@ def imports() -> dict[str, set[str]]:
         found = set()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("rag"):
-                found.add(node.module)
-                found.update(f"{node.module}.{a.name}" for a in node.names if stage_of(f"{node.module}.{a.name}"))
+                named = {f"{node.module}.{a.name}" for a in node.names}
+                submodules = {m for m in named if is_module(m)}  # from rag.documents import ocr: the module ocr
+                found.update(submodules or {node.module})
+                if len(submodules) < len(named):
+                    found.add(node.module)
             elif isinstance(node, ast.Import):
                 found.update(a.name for a in node.names if a.name.startswith("rag"))
         out[module] = found
     return out
+
+
+def test_every_module_is_in_a_stage_or_the_core_and_the_core_imports_only_the_core():
+    found = imports()
+    assert [m for m in found if m not in CORE and stage_of(m) is None] == []
+    wrong = [f"{m} -> {t}" for m in CORE if m in found for t in found[m] if t not in CORE and stage_of(t)]
+    assert not wrong, wrong
 
 
 def test_stages_import_only_earlier_stages():
@@ -74,8 +98,64 @@ def test_runtime_never_imports_training_or_evaluation():
     ]
     assert not wrong, wrong
     code = (
-        "import sys, rag.ask, rag.pipeline, rag.index.build, rag.reader.neural, rag.reader.baseline, ui.core; "
+        "import sys, rag.commands, rag.commands.ask, rag.commands.index, rag.commands.chat, rag.pipeline, "
+        "rag.index.build, rag.reader.neural, rag.reader.baseline, ui.core; "
         "print(sorted(m for m in sys.modules if m.startswith(('rag.eval', 'rag.training'))))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"
+
+
+def test_no_import_cycles():
+    """Not even inside a stage, and counting imports inside functions: each module can be read
+    knowing only what it imports."""
+    graph = imports()
+    cycles = [sorted(c) for c in strongly_connected(graph) if len(c) > 1]
+    assert cycles == []
+
+
+def strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:
+    """Tarjan's strongly connected components of ``graph`` (edges to modules outside it ignored)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[set[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in graph[node]:
+            if target not in graph:
+                continue
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = set()
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.add(member)
+                if member == node:
+                    break
+            found.append(component)
+
+    for node in graph:
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_commands_load_only_what_they_run():
+    """``rag ask`` loads no Gradio and no evaluation code: only the subcommand asked for is imported."""
+    code = (
+        "import sys, rag.commands as c; c.subcommand('ask'); c.subcommand('index'); "
+        "print(sorted({m.split('.')[0] if m.startswith('gradio') else m for m in sys.modules "
+        "if m.startswith(('gradio', 'rag.eval', 'rag.training', 'rag.commands.evaluate', 'ui'))}))"
     )
     loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"

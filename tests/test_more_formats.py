@@ -11,13 +11,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.ask import format_human
-from rag.ask import main as ask_main
+from rag.commands.ask import format_human
+from rag.commands.ask import main as ask_main
 from rag.documents import archive, opendocument, parts, sheets
 from rag.documents.folder import file_text
 from rag.documents.formats import DOC_SUFFIXES, READERS, extract
 from rag.index.build import update_index
 from rag.pipeline import Pipeline
+from rag.settings import Settings
 from ui.core import Assistant
 from ui.text import UploadRejected
 from ui.uploads import check_upload, safe_name
@@ -292,7 +293,7 @@ def corpus(tmp_path_factory, embedder):
         (docs / name).write_bytes(data)
     for suffix in (".pptx", ".xlsx", ".epub", ".odt"):
         (docs / f"broken{suffix}").write_bytes(b"PK\x03\x04 garbage")
-    pipe = Pipeline(docs, root / "index", embedder=embedder, log=io.StringIO())
+    pipe = Pipeline(Settings(docs=docs, index=root / "index"), embedder=embedder, log=io.StringIO())
     report = pipe.refresh()
     assert report is not None and set(report.skipped) == {"broken.pptx", "broken.xlsx", "broken.epub", "broken.odt"}
     return pipe
@@ -345,7 +346,7 @@ def test_the_index_skips_damaged_files_with_one_line_each(corpus, tmp_path, embe
 
 
 def test_an_uploaded_sheet_is_answerable_and_cited_by_its_row(docs, tmp_path, embedder):
-    pipe = Pipeline(docs, tmp_path / "index", embedder=embedder, log=io.StringIO())
+    pipe = Pipeline(Settings(docs=docs, index=tmp_path / "index"), embedder=embedder, log=io.StringIO())
     assistant = Assistant(pipe)
     upload = tmp_path / "Crew List.xlsx"
     upload.write_bytes(make_xlsx({"Crew": [["Name", "Job"], ["Lena Fischer", "navigator"]]}))

@@ -23,6 +23,7 @@ from rag.documents.ocr import tesseract
 from rag.documents.pdf import clean_pages, page_ranges, pdf_text
 from rag.index.store import Index
 from rag.pipeline import Pipeline
+from rag.settings import Settings
 from ui.core import Assistant
 from ui.document_view import document_page
 
@@ -125,7 +126,7 @@ def almanac(tmp_path_factory, embedder) -> Pipeline:
     docs = root / "docs"
     docs.mkdir()
     (docs / "almanac.pdf").write_bytes(make_pdf(ALMANAC))
-    pipe = Pipeline(docs, root / "index", embedder=embedder, log=io.StringIO())
+    pipe = Pipeline(Settings(docs=docs, index=root / "index"), embedder=embedder, log=io.StringIO())
     pipe.refresh()
     return pipe
 
@@ -210,7 +211,7 @@ def test_a_scanned_pdf_is_indexed_and_answered_with_its_page(with_tesseract, tmp
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "lease.pdf").write_bytes(scanned_pdf(LEASE))
-    pipe = Pipeline(docs, tmp_path / "index", embedder=embedder, log=io.StringIO())
+    pipe = Pipeline(Settings(docs=docs, index=tmp_path / "index"), embedder=embedder, log=io.StringIO())
     report = pipe.refresh()
     assert report is not None and not report.skipped
     shown = Assistant(pipe).document("lease.pdf")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from rag.ask import main as ask_main
+from rag.commands.ask import main as ask_main
 from rag.documents.folder import file_text
 from rag.errors import UsageError
 from rag.reader.folder import SETTINGS
@@ -98,7 +98,7 @@ def test_bad_folders_are_one_line_and_exit_2(docs, tmp_path, tiny_bert_qa, capsy
 
 
 def test_eval_records_the_model_folder(docs, tmp_path, tiny_bert_qa, capsys):
-    from rag.eval.__main__ import main as eval_main
+    from rag.commands.evaluate import main as eval_main
 
     gold = tmp_path / "gold.jsonl"
     line = {"id": "q1", "question": "who supplies GPUs in the deal?", "answers": ["CoreWeave"], "unanswerable": False}

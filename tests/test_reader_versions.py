@@ -14,6 +14,7 @@ from rag.documents.formats import DOC_SUFFIXES, READER_VERSIONS, reader_version
 from rag.index.build import fresh_index
 from rag.index.store import Index
 from rag.pipeline import Pipeline
+from rag.settings import Settings
 
 from .test_pdf_text import LEASE, mixed_pdf, scanned_pdf, with_tesseract  # noqa: F401 - a fixture
 
@@ -61,7 +62,7 @@ def test_installing_tesseract_reads_the_scanned_pages_of_an_indexed_pdf(
     (docs / "mixed.pdf").write_bytes(mixed_pdf())  # page 1 typeset, page 2 (the deposit) scanned
     (docs / "scan.pdf").write_bytes(scanned_pdf(LEASE[:1]))  # scanned only (the tenant)
     stats = {p.name: os.stat(p).st_mtime_ns for p in docs.iterdir()}
-    pipe = Pipeline(docs, tmp_path / "index", embedder=embedder, log=io.StringIO())
+    pipe = Pipeline(Settings(docs=docs, index=tmp_path / "index"), embedder=embedder, log=io.StringIO())
 
     monkeypatch.setenv("RAG_TESSERACT", str(tmp_path / "no-such-tesseract"))  # as on a machine without it
     report = pipe.refresh()

@@ -7,7 +7,7 @@ import importlib.util
 import json
 import re
 
-from rag.ask import main as ask_main
+from rag.commands.ask import main as ask_main
 
 from .conftest import ROOT, SEEDS
 
@@ -23,8 +23,8 @@ def example(after: str) -> str:
 
 
 def test_quick_start_example_output(tmp_path, capsys):
-    block = example("$ python -m rag.ask")
-    question = re.search(r'\$ python -m rag.ask "([^"]+)"', block).group(1)
+    block = example("$ rag ask")
+    question = re.search(r'\$ rag ask "([^"]+)"', block).group(1)
     shown = block.split(f'"{question}"\n', 1)[1].splitlines()
     assert ask_main(["--docs", str(SEEDS), "--index", str(tmp_path / "ix"), question]) == 0
     out = capsys.readouterr().out.splitlines()
@@ -53,8 +53,9 @@ def test_command_table_is_generated_from_help():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.rendered(README) == README, "run: python scripts/readme_commands.py"
-    for name in module.COMMANDS:  # every flag of every command is in its row
-        parser = importlib.import_module(name).build_parser()
+    commands = importlib.import_module("rag.commands")
+    for name in commands.SUBCOMMANDS:  # a row for every subcommand `rag --help` lists, with every flag
+        parser = commands.subcommand(name).parser()
         flags = {s for a in parser._actions for s in a.option_strings if s.startswith("--") and s != "--help"}
-        row = next(line for line in README.splitlines() if line.startswith(f"| `{parser.prog} "))
+        row = next(line for line in README.splitlines() if line.startswith(f"| `rag {name} "))
         assert all(flag in row for flag in flags), (name, flags)

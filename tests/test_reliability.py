@@ -14,8 +14,9 @@ import pytest
 import regex
 
 from rag.errors import UsageError
-from rag.pipeline import Pipeline, validate_question
+from rag.pipeline import Pipeline
 from rag.reader.decoding import grapheme_span
+from rag.settings import Settings, validate_question
 
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # man ZWJ woman ZWJ girl: one grapheme cluster
 
@@ -50,7 +51,7 @@ def test_an_answer_never_starts_inside_a_zwj_emoji_cluster(tmp_path, embedder):
     docs.mkdir()
     text = "A story.\n\n" + FAMILY * 6000 + " the end."
     (docs / "e.txt").write_text(text, encoding="utf-8")
-    pipe = Pipeline(docs, tmp_path / "index", embedder=embedder, log=io.StringIO())
+    pipe = Pipeline(Settings(docs=docs, index=tmp_path / "index"), embedder=embedder, log=io.StringIO())
 
     result = pipe.ask("what is the end?")
 
@@ -78,9 +79,9 @@ def test_a_question_with_a_visible_character_among_invisible_ones_is_a_question(
 
 
 def test_a_nul_in_a_stdin_question_is_a_one_line_error_and_the_batch_goes_on(tmp_path, embedder):
-    from rag.ask import reply
+    from rag.commands.ask import reply
 
-    pipe = Pipeline(tmp_path / "docs", tmp_path / "index", reader="baseline", embedder=embedder)
+    pipe = Pipeline(Settings(docs=tmp_path / "docs", index=tmp_path / "index", reader="baseline"), embedder=embedder)
     answered = reply(pipe, b"who supplies\x00 GPUs?\n", as_json=True)
     assert answered.status == 2 and answered.err == "error: the question contains a NUL character"
     assert json.loads(answered.out) == {

@@ -224,9 +224,10 @@ def test_an_index_that_cannot_be_written_leaves_the_previous_one_answering(docs,
 
     from rag.index.store import BuildWriter
     from rag.pipeline import Pipeline
+    from rag.settings import Settings
 
     log = io.StringIO()
-    pipe = Pipeline(docs, tmp_path / "index", reader="baseline", embedder=embedder, log=log)
+    pipe = Pipeline(Settings(docs=docs, index=tmp_path / "index", reader="baseline"), embedder=embedder, log=log)
     pipe.refresh()
     (docs / "new.txt").write_text("The lighthouse keeper is Tomasz Wren.\n", encoding="utf-8")
 
@@ -241,7 +242,7 @@ def test_an_index_that_cannot_be_written_leaves_the_previous_one_answering(docs,
 
 
 def test_an_index_path_that_is_a_file_is_one_line_exit_1(docs, tmp_path, capsys):
-    from rag.ask import main as ask_main
+    from rag.commands.ask import main as ask_main
 
     not_a_folder = tmp_path / "README.md"
     not_a_folder.write_text("# not an index\n", encoding="utf-8")

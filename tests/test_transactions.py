@@ -17,6 +17,7 @@ import pytest
 
 from rag.index.store import BuildWriter, Index
 from rag.pipeline import Pipeline
+from rag.settings import Settings
 from ui.core import Assistant
 from ui.text import DocumentError
 from ui.uploads import not_done, recover
@@ -46,7 +47,9 @@ def chat(tmp_path: Path, embedder) -> Assistant:
     docs.mkdir()
     (docs / "a.txt").write_text(HARBOUR, encoding="utf-8")
     (docs / "b.txt").write_text(BAKERY, encoding="utf-8")
-    pipe = Pipeline(docs, tmp_path / "index", reader="baseline", embedder=embedder, log=io.StringIO())
+    pipe = Pipeline(
+        Settings(docs=docs, index=tmp_path / "index", reader="baseline"), embedder=embedder, log=io.StringIO()
+    )
     pipe.refresh()
     return Assistant(pipe)
 
@@ -201,9 +204,11 @@ def test_a_removal_killed_after_its_index_was_live_is_searched_again_after_resta
         f"""
         import io, os, pathlib, signal
         from rag.pipeline import Pipeline
+        from rag.settings import Settings
         from ui.core import Assistant
-        pipe = Pipeline(pathlib.Path({str(docs)!r}), pathlib.Path({str(chat.pipe.index_dir)!r}),
-                        reader="baseline", log=io.StringIO())
+        settings = Settings(docs=pathlib.Path({str(docs)!r}), index=pathlib.Path({str(chat.pipe.index_dir)!r}),
+                            reader="baseline")
+        pipe = Pipeline(settings, log=io.StringIO())
         pipe.refresh()
         pathlib.Path.touch = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
         Assistant(pipe).remove_document("a.txt")
@@ -212,7 +217,11 @@ def test_a_removal_killed_after_its_index_was_live_is_searched_again_after_resta
     killed = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=300)
     assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
     assert sorted(Index.load(chat.pipe.index_dir).manifest["files"]) == ["b.txt"]  # live, without a.txt
-    restarted = Pipeline(docs, chat.pipe.index_dir, reader="baseline", embedder=chat.pipe.embedder, log=io.StringIO())
+    restarted = Pipeline(
+        Settings(docs=docs, index=chat.pipe.index_dir, reader="baseline"),
+        embedder=chat.pipe.embedder,
+        log=io.StringIO(),
+    )
 
     assert recover(docs) == ["put back a.txt: a change to it was interrupted before its index was live"]
     restarted.refresh()

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import UsageError
+from rag.settings import Settings
 from rag.types import Answer, Extracted, Passage, Result, Span
 from ui.core import Assistant, load_readers
 from ui.document_view import document_body, document_page, document_span
@@ -418,6 +419,9 @@ class FakePipeline:
         seen = Answer(question, "x.txt", 0, 1, used)
         return Result(question, seen, (PASSAGE,) * (top_k or 1))
 
+    def threshold_for(self, reader, threshold=None) -> float:
+        return reader.threshold if threshold is None else threshold
+
     def refresh(self, strict: bool = False):
         self.refreshing.set()
         if self.hold_refresh is not None:
@@ -688,7 +692,7 @@ def test_one_size_message_for_every_path(tmp_path: Path):
 def test_uploaded_document_is_answerable_right_away(docs: Path, tmp_path: Path, embedder):
     from rag.pipeline import Pipeline
 
-    pipe = Pipeline(docs, tmp_path / "index", embedder=embedder)
+    pipe = Pipeline(Settings(docs=docs, index=tmp_path / "index"), embedder=embedder)
     pipe.refresh()
     default_threshold = pipe.reader.threshold
     assistant = Assistant(pipe)
@@ -713,7 +717,7 @@ def test_uploaded_document_is_answerable_right_away(docs: Path, tmp_path: Path, 
 def test_uploaded_pdf_is_answerable_and_cited_with_its_page(docs: Path, tmp_path: Path, embedder):
     from rag.pipeline import Pipeline
 
-    pipe = Pipeline(docs, tmp_path / "index", embedder=embedder)
+    pipe = Pipeline(Settings(docs=docs, index=tmp_path / "index"), embedder=embedder)
     assistant = Assistant(pipe)
     upload = tmp_path / "Harbour Report.pdf"
     upload.write_bytes(make_pdf([["Harbour records."], ["The Port Elira lighthouse was designed by Tomasz Wren."]]))
@@ -827,7 +831,7 @@ def test_a_real_disagreement_names_both_files_and_the_dates_they_were_changed(do
     (docs / "handbook-2024.txt").write_text("Office handbook (2024).\n\nOur head office is in Porto.\n")
     os.utime(docs / "handbook-2019.txt", (time.time(), datetime(2019, 6, 1, 9).timestamp()))
     os.utime(docs / "handbook-2024.txt", (time.time(), datetime(2024, 3, 4, 9).timestamp()))
-    pipe = Pipeline(docs, tmp_path / "index", embedder=embedder)
+    pipe = Pipeline(Settings(docs=docs, index=tmp_path / "index"), embedder=embedder)
     pipe.refresh()
     assistant = Assistant(pipe)
     result = assistant.ask("Where is the head office?", 5)
@@ -902,7 +906,7 @@ def test_a_damaged_file_is_refused_in_plain_words():
 def test_a_question_can_be_restricted_to_chosen_files(docs: Path, tmp_path: Path, embedder):
     from rag.pipeline import Pipeline
 
-    pipe = Pipeline(docs, tmp_path / "index", embedder=embedder)
+    pipe = Pipeline(Settings(docs=docs, index=tmp_path / "index"), embedder=embedder)
     (docs / "mango.txt").write_text("Farm diary.\n\nThe Zanzibar mango harvest is led by Amina Juma every March.\n")
     pipe.refresh()
     seed = "openai-google-cloud-partnership.txt"

@@ -258,7 +258,7 @@ def test_the_chat_fills_the_window_and_nothing_covers_its_top_message(page):
 def test_a_citation_opens_the_document_at_the_span(page, app):
     from playwright.sync_api import expect
 
-    from rag.documents.folder import text_of
+    from rag.documents.folder import file_text
 
     filler = "".join(f"<p>Note {i}: the harbour keeps records of tides, ships and weather.</p>" for i in range(120))
     page_html = f"<html><body><h1>Port Elira</h1>{filler}<p>The harbour master of Port Elira is <b>Ines Varga</b>.</p>"
@@ -271,7 +271,7 @@ def test_a_citation_opens_the_document_at_the_span(page, app):
     view = open_citation(page, link)
 
     source, start, end = span_of(link.get_attribute("href"))
-    text = text_of(app[1], source)
+    text = file_text(app[1], source)
     assert text[start:end] == "Ines Varga"
     mark = view.locator("mark#span")
     assert mark.text_content() == text[start:end]
@@ -285,7 +285,7 @@ def test_a_citation_opens_the_document_at_the_span(page, app):
     other = reply.locator("details.sources li a.cite").nth(1)
     view = open_citation(page, other)
     source, start, end = span_of(other.get_attribute("href"))
-    assert view.locator("mark#span").text_content() == text_of(app[1], source)[start:end]
+    assert view.locator("mark#span").text_content() == file_text(app[1], source)[start:end]
 
 
 def test_the_document_view_serves_only_the_documents(app):

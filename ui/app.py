@@ -1,4 +1,5 @@
-"""python -m ui.app: chat with your documents in the browser, every answer cited and highlighted.
+"""The chat page (``rag ui``, also ``python -m ui.app``): chat with your documents in the browser, every
+answer cited and highlighted.
 
 Serves on 127.0.0.1 unless --host says otherwise, and makes no calls to the internet. The index
 is built or updated and the models load once, at start-up; every browser session then has its own
@@ -7,11 +8,9 @@ chat and settings.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import socket
 import sys
-import textwrap
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -21,17 +20,16 @@ import gradio as gr
 from fastapi.responses import HTMLResponse
 from gradio.utils import get_upload_folder as gradio_upload_folder
 
-from rag.cli import add_corpus_args, add_reader_model_arg, reader_from_args, run
 from rag.config import TOP_K
 from rag.documents.folder import check_docs_dir
 from rag.errors import RagError, UsageError
 from rag.pipeline import Pipeline
-from rag.reader import DEFAULT_READER, READERS
+from rag.settings import Settings
 from ui.chat import EXAMPLES, chat_column, wire_chat
 from ui.core import Assistant, load_readers
 from ui.document_view import DOCUMENT_HEADERS, FONT_FAMILY, FONT_FILES, document_page, document_span, problem_page
 from ui.documents_panel import documents_panel, search_in_box
-from ui.settings_panel import MAX_PASSAGES, settings_panel
+from ui.settings_panel import settings_panel
 from ui.text import DocumentError, md_escape
 from ui.uploads import MAX_UPLOAD_BYTES, recover
 
@@ -136,33 +134,6 @@ PAGE_JS = SIZE_GUARD_JS.rstrip().removesuffix("}") + COPY_JS + "}"
 log = logging.getLogger("ui.app")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m ui.app",
-        description=textwrap.fill(" ".join(__doc__.split(": ", 1)[1].split()), 100),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_corpus_args(parser)
-    parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=7860, help="port to serve on (default: %(default)s)")
-    parser.add_argument(
-        "--top-k", type=int, default=TOP_K, metavar="N", help="passages to retrieve and show (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--reader", default=DEFAULT_READER, choices=READERS, help="default reader (default: %(default)s)"
-    )
-    parser.add_argument("--threshold", type=float, default=None, metavar="S", help="default abstention threshold")
-    add_reader_model_arg(parser)
-    return parser
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    args = build_parser().parse_args(argv)
-    if not 1 <= args.top_k <= MAX_PASSAGES:
-        raise UsageError(f"--top-k must be between 1 and {MAX_PASSAGES}")
-    return args
-
-
 def theme() -> gr.themes.Base:
     """Gradio's theme with one font family in every weight the page uses, served by the app itself
     (Gradio's default pulls no Google font, but its semibold file lacks most letters, so bold text
@@ -265,26 +236,27 @@ def check_port(host: str, port: int) -> None:
             raise UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
 
 
-def _main(argv: list[str] | None) -> int:
-    args = parse_args(argv)
-    check_docs_dir(args.docs)
-    check_port(args.host, args.port)
+def serve(settings: Settings, host: str, port: int, announce: Callable[[str], None] | None = None) -> None:
+    """Build the page over ``settings`` and serve it until interrupted (``rag ui``); ``announce`` is told the
+    address once the page answers."""
+    check_docs_dir(settings.docs)
+    check_port(host, port)
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
     quiet_refusals()
-    for note in recover(args.docs):  # before the index is brought in step with the folder
+    for note in recover(settings.docs):  # before the index is brought in step with the folder
         log.warning("%s", note)
-    pipe = Pipeline(args.docs, args.index, top_k=args.top_k, reader=reader_from_args(args))
+    pipe = Pipeline(settings)
     pipe.refresh()
     readers, unavailable = load_readers(pipe)
     for name, why in unavailable.items():
         log.warning("the %s reader is unavailable: %s", name, why)
     assistant = Assistant(pipe, readers, uploads_dir=Path(gradio_upload_folder()))
-    demo = build(assistant, args.top_k, unavailable)
+    demo = build(assistant, settings.top_k, unavailable)
     demo.queue()
     try:
         demo.launch(
-            server_name=args.host,
-            server_port=args.port,
+            server_name=host,
+            server_port=port,
             share=False,
             show_error=True,
             max_file_size=MAX_UPLOAD_BYTES,  # one limit: Gradio refuses larger files before they arrive
@@ -295,20 +267,14 @@ def _main(argv: list[str] | None) -> int:
             prevent_thread_lock=True,
         )
     except OSError as exc:
-        raise RagError(f"cannot serve on {args.host}:{args.port}: {exc}") from None
+        raise RagError(f"cannot serve on {host}:{port}: {exc}") from None
     demo.app.add_api_route("/document", document_view(assistant), methods=["GET"])
+    if announce is not None:
+        announce(demo.local_url)
     demo.block_thread()
-    return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Start the server; errors become one line on stderr and a non-zero exit code."""
-    return run(_main, argv)
+if __name__ == "__main__":  # the old spelling, python -m ui.app: the command is rag ui (rag.commands.chat)
+    import importlib
 
-
-def entry() -> None:
-    sys.exit(main())
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(importlib.import_module("rag.commands.chat").main(prog="python -m ui.app"))

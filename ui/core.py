@@ -166,7 +166,7 @@ class Assistant:
         shown = sources(result, text_of, self.location_of)
         answer = result.answer
         found = None if answer is None else excerpt(answer, text_of, self.location_of, mark=answer)
-        used = calibrated if threshold is None else threshold
+        used = self.pipe.threshold_for(chosen, threshold)  # what this answer was held to; labels use ``calibrated``
         if context is not None and context.other is not None:
             other = context.other
             dates = self.changed([other.source] + ([] if answer is None else [answer.source]))

@@ -20,7 +20,7 @@ from pathlib import Path
 import regex
 import tiktoken
 
-from rag.config import CHUNK_OVERLAP, CHUNK_TOKENS, TOKENIZER
+from rag.config import CHUNK_OVERLAP, CHUNK_TOKENS, TOKENIZER, chunking_problem
 from rag.documents.folder import content_spans
 from rag.documents.formats import check_utf8_file, extract, is_plain
 from rag.types import Chunk, Document, Extracted, Span
@@ -42,10 +42,9 @@ class ChunkConfig:
     overlap: int = CHUNK_OVERLAP
 
     def __post_init__(self) -> None:
-        if self.size < 8:
-            raise ValueError("chunk size must be at least 8 tokens")
-        if not 0 <= self.overlap <= self.size // 2:
-            raise ValueError("chunk overlap must be between 0 and half the chunk size")
+        problem = chunking_problem(self.size, self.overlap)
+        if problem:
+            raise ValueError(problem)
 
 
 def token_boundaries(text: str) -> list[int]:

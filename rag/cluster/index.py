@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from rag.chunking.chunker import ChunkConfig
+from rag.config import DEFAULT_EMBEDDING_BACKEND
 from rag.index.build import EMBED_BATCH, Embedded, EmbedFiles, FileState, ToEmbed, read_file
 from rag.index.embedding import load_embedder
 from rag.index.store import indexed_text
@@ -63,8 +64,8 @@ def file_rows(item: dict[str, Any], size: int, overlap: int) -> Iterator[dict[st
 class EmbedActor:
     """Ray Data stage 2 (an actor pool): the embedder loaded once per actor, one thread per CPU it holds."""
 
-    def __init__(self, name: str, dim: int) -> None:
-        self.encoder = load_embedder(name, threads=EMBED_THREADS)
+    def __init__(self, name: str, dim: int, backend: str = DEFAULT_EMBEDDING_BACKEND) -> None:
+        self.encoder = load_embedder(name, backend, threads=EMBED_THREADS)
         if self.encoder.dim != dim:
             raise RuntimeError(f"{name} gives {self.encoder.dim} dimensions on this node, the driver expects {dim}")
 
@@ -84,7 +85,7 @@ def _chunk(batch: dict[str, np.ndarray], i: int) -> Chunk:
     )  # fmt: skip
 
 
-def embed_on_ray(name: str, dim: int, actors: int) -> EmbedFiles:
+def embed_on_ray(name: str, dim: int, actors: int, backend: str = DEFAULT_EMBEDDING_BACKEND) -> EmbedFiles:
     """Changed files read, chunked and embedded on the Ray cluster this process has joined (``connect``),
     with at most ``actors`` embedders; ``name`` and ``dim`` are the driver's model, which every actor checks."""
 
@@ -99,7 +100,7 @@ def embed_on_ray(name: str, dim: int, actors: int) -> EmbedFiles:
             .flat_map(file_rows, fn_kwargs={"size": config.size, "overlap": config.overlap}, num_cpus=READ_CPUS)
             .map_batches(
                 EmbedActor,
-                fn_constructor_kwargs={"name": name, "dim": dim},
+                fn_constructor_kwargs={"name": name, "dim": dim, "backend": backend},
                 batch_size=EMBED_BATCH,
                 batch_format="numpy",
                 num_cpus=EMBED_CPUS,

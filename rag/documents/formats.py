@@ -35,7 +35,7 @@ from rag.documents.encoding import (
     utf16_without_bom,
 )
 from rag.documents.markdown import text_places
-from rag.documents.parts import MARK, mark_visible, unmarked
+from rag.documents.parts import MARK, mark_visible, tidy, unmarked
 from rag.types import Extracted
 
 PLAIN_SUFFIXES = (".txt", ".md")
@@ -67,12 +67,9 @@ READER_VERSIONS = {
     ".epub": 1,
     ".eml": 1,
 }
-PAGE_SEPARATOR = "\n\n"  # between PDF pages; a blank line, so no chunk straddles two pages
 MAX_XML_BYTES = 64 * 2**20  # a .docx's document.xml, uncompressed, counted while reading: zip bombs
 MAX_XML_ELEMENTS = 2_000_000  # elements in it (31 million empty paragraphs fit in 271 KB zipped)
 DOCX_ERRORS = (zipfile.BadZipFile, KeyError, ElementTree.ParseError, ValueError, OSError, RuntimeError, EOFError)
-
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def suffix_of(source: str) -> str:
@@ -144,13 +141,6 @@ def extract(source: str, data: bytes) -> Extracted:
         return docx_extracted(data)
     text, encoding = decode_text(data)
     return Extracted(text, places=text_places(text) if suffix == ".md" else (), encoding=encoding)
-
-
-def tidy(text: str) -> str:
-    """Unix newlines, no control characters or trailing spaces, at most one blank line in a row."""
-    text = CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = "\n".join(line.rstrip() for line in text.split("\n"))
-    return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
 
 
 # --- HTML ------------------------------------------------------------------------------------
@@ -285,7 +275,7 @@ def html_extracted(data: bytes) -> Extracted:
 
 def pdf_text(data: bytes, source: str = "the PDF") -> Extracted:
     """A PDF's reading text, page starts and OCR-read pages (``rag.documents.pdf.pdf_text``)."""
-    from rag.documents.pdf import pdf_text as read_pdf  # imported here: it imports this module
+    from rag.documents.pdf import pdf_text as read_pdf  # imported here: pypdf loads only for a PDF
 
     return read_pdf(data, source)
 

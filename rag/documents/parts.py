@@ -2,7 +2,7 @@
 where each labelled part starts.
 
 The offsets of an answer index the text this builds, so it is built once, in order, and each part is
-tidied *before* it is placed: the joined text is already what ``formats.tidy`` would make of it, and
+tidied *before* it is placed: the joined text is already what ``tidy`` would make of it, and
 every recorded start stays exact. Text is bounded while it grows, since a small file can expand into
 far more text than it holds (a spreadsheet's shared string, repeated in a million cells).
 """
@@ -16,6 +16,7 @@ from rag.types import Extracted
 MAX_TEXT_CHARS = 64 * 2**20  # characters of text from one file
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 PARAGRAPH = "\n\n"  # between parts: a blank line, so no chunk straddles two slides or chapters
+PAGE_SEPARATOR = "\n\n"  # between PDF pages; a blank line, so no chunk straddles two pages
 MAX_LABEL_CHARS = 80  # a heading's text in a location: enough to find it again, short enough to cite
 # Where a heading starts, written into text before it is tidied and taken out after, so a heading's
 # offset stays exact whatever the tidying removes before it. A Unicode noncharacter: reserved for a
@@ -24,8 +25,16 @@ MARK = "\ufdd0"
 VISIBLE = re.compile(r"[^\s\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # a character tidying never removes
 
 
+def tidy(text: str) -> str:
+    """Unix newlines, no control characters or trailing spaces, at most one blank line in a row: the
+    text of every format, as offsets index it (``rag.documents.formats``, ``rag.documents.pdf``)."""
+    text = CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = "\n".join(line.rstrip() for line in text.split("\n"))
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
+
+
 def tidy_part(text: str) -> str:
-    """One part as ``formats.tidy`` leaves text: Unix newlines, no control characters, no trailing
+    """One part as ``tidy`` leaves text: Unix newlines, no control characters, no trailing
     spaces, at most one blank line in a row, no blank line at either end. A vertical tab (a line
     break in Office files) becomes a newline rather than vanish between two words."""
     text = CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n").replace("\v", "\n"))

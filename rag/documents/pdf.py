@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from rag.documents import ocr
-from rag.documents.formats import PAGE_SEPARATOR, tidy
+from rag.documents.parts import PAGE_SEPARATOR, tidy
 from rag.types import Extracted
 
 MAX_PDF_PAGES = 10_000  # pages read from one PDF

@@ -15,11 +15,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from rag.documents.folder import text_of
+from rag.documents.folder import file_text
 from rag.eval.gold import GoldQuestion
 from rag.eval.metrics import (
     abstention_summary,
@@ -31,10 +30,8 @@ from rag.eval.metrics import (
 )
 from rag.pipeline import Pipeline
 from rag.reader import Reader
+from rag.settings import Settings
 from rag.types import Passage, Result, accepted
-
-if TYPE_CHECKING:
-    from rag.cluster.pipelines import PipelineSpec
 
 RETRIEVE_K = 20
 RECALL_KS = (1, 5, 20)
@@ -73,7 +70,7 @@ class OffsetChecker:
 
     def source_text(self, source: str) -> str:
         if source not in self.contexts:
-            self.contexts[source] = text_of(self.docs_dir, source) if self.docs_dir else ""
+            self.contexts[source] = file_text(self.docs_dir, source) if self.docs_dir else ""
         return self.contexts[source]
 
     def valid(self, item) -> bool:
@@ -134,13 +131,12 @@ def run_open(
     items: list[GoldQuestion],
     rank_of: RankOf,
     spread: Spread | None = None,
-    spec: PipelineSpec | None = None,
 ) -> list[Record]:
-    """Full pipeline per question, here, or with ``spread`` on cluster actors that build ``spec``'s Pipeline
-    (a ``rag.cluster.pipelines.PipelineSpec``) over the index refreshed here first."""
+    """Full pipeline per question, here, or with ``spread`` on cluster actors that build ``pipe``'s
+    Pipeline from its settings over the index refreshed here first."""
     pipe.refresh()
     if spread is not None:
-        return list(spread(items, partial(OpenAsker, spec, rank_of)))
+        return list(spread(items, partial(OpenAsker, pipe.settings.absolute(), rank_of)))
     checker = OffsetChecker(pipe.docs_dir)
     return [ask_open(pipe, gold, rank_of, checker) for gold in progress(items, "questions")]
 
@@ -148,8 +144,10 @@ def run_open(
 class OpenAsker:
     """A cluster actor's share of an open evaluation: the driver's Pipeline, built once."""
 
-    def __init__(self, spec: PipelineSpec, rank_of: RankOf) -> None:
-        self.pipe, self.rank_of = spec.load(), rank_of
+    def __init__(self, settings: Settings, rank_of: RankOf) -> None:
+        from rag.cluster.pipelines import actor_pipeline
+
+        self.pipe, self.rank_of = actor_pipeline(settings), rank_of
         self.checker = OffsetChecker(self.pipe.docs_dir)
 
     def __call__(self, gold: GoldQuestion) -> Record:
@@ -167,36 +165,44 @@ def rank_by_source(gold: GoldQuestion, passages: list[Passage]) -> int | None:
     return first_hit_rank([s == gold.source for s in sources])
 
 
-def ask_reader(reader: Reader, gold: GoldQuestion) -> Record:
-    """The reader alone, given the question's own paragraph as its only passage."""
+def ask_reader(reader: Reader, threshold: float, gold: GoldQuestion) -> Record:
+    """The reader alone, given the question's own paragraph as its only passage; below ``threshold`` it
+    abstains."""
     checker = OffsetChecker(None, {gold.source: gold.context})
     passage = Passage(gold.source, 0, len(gold.context), gold.context, 1.0)
     started = time.perf_counter()
     candidate = reader.read(gold.question, [passage])
     seconds = time.perf_counter() - started
-    answer = accepted(candidate, reader.threshold)
+    answer = accepted(candidate, threshold)
     result = Result(gold.question, answer, (passage,), seconds, candidate)
     return record(gold, result, 1, seconds, checker)
 
 
 def run_reader(
-    reader: Reader, items: list[GoldQuestion], spread: Spread | None = None, spec: PipelineSpec | None = None
+    reader: Reader,
+    threshold: float,
+    items: list[GoldQuestion],
+    spread: Spread | None = None,
+    settings: Settings | None = None,
 ) -> list[Record]:
-    """The reader alone on each question's own paragraph, here, or with ``spread`` on cluster actors that
-    load ``spec``'s reader (a ``rag.cluster.pipelines.PipelineSpec``)."""
+    """The reader alone on each question's own paragraph, abstaining below ``threshold``: here, or with
+    ``spread`` on cluster actors that load ``settings``' reader."""
     if spread is not None:
-        return list(spread(items, partial(ReaderAsker, spec)))
-    return [ask_reader(reader, gold) for gold in progress(items, "questions")]
+        assert settings is not None, "actors load the settings' reader"
+        return list(spread(items, partial(ReaderAsker, settings.absolute(), threshold)))
+    return [ask_reader(reader, threshold, gold) for gold in progress(items, "questions")]
 
 
 class ReaderAsker:
     """A cluster actor's share of a reader evaluation: the reader, loaded once."""
 
-    def __init__(self, spec: PipelineSpec) -> None:
-        self.reader = spec.load_reader()
+    def __init__(self, settings: Settings, threshold: float) -> None:
+        from rag.cluster.pipelines import actor_reader
+
+        self.reader, self.threshold = actor_reader(settings), threshold
 
     def __call__(self, gold: GoldQuestion) -> Record:
-        return ask_reader(self.reader, gold)
+        return ask_reader(self.reader, self.threshold, gold)
 
 
 def _mean(values: list[float]) -> float:

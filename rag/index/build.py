@@ -74,6 +74,8 @@ class UpdateReport:
     files: int = 0  # in its manifest (skipped ones included)
     rebuilt_because: str = ""
     lexical_rebuilt: bool = False  # BM25 re-indexed with this version's settings, vectors reused
+    chunk_tokens: int = 0  # the chunking the index has now
+    chunk_overlap: int = 0
 
     @property
     def touched(self) -> bool:
@@ -318,7 +320,7 @@ def _update_index(
     """``update_index`` under the build lock: (what changed, whether a new build was written).
     ``unusable`` says why the index on disk could not be read."""
     settings = expected_settings(embedder, config)
-    report = UpdateReport(rebuilt_because=unusable)
+    report = UpdateReport(rebuilt_because=unusable, chunk_tokens=config.size, chunk_overlap=config.overlap)
     if old is not None and (why := mismatch(old.manifest, settings)):
         report.rebuilt_because, old = why, None
     report.lexical_rebuilt = old is not None and lexical_stale(old.manifest)

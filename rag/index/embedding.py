@@ -9,17 +9,14 @@ and falls back to torch when ONNX cannot be used (e.g. the export cache is not w
 from __future__ import annotations
 
 import logging
-import os
 from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
 
-from rag.config import EMBEDDING_MODEL, set_offline_env
+from rag.config import DEFAULT_EMBEDDING_BACKEND, EMBEDDING_BACKENDS, EMBEDDING_MODEL, set_offline_env
 from rag.errors import RagError
 
-BACKENDS = ("auto", "onnx", "torch")
-BACKEND_ENV = "RAG_EMBEDDING_BACKEND"  # overrides the default backend, "auto"
 log = logging.getLogger(__name__)
 
 
@@ -69,15 +66,15 @@ class Embedder:
 
 
 @lru_cache(maxsize=4)
-def load_embedder(name: str = EMBEDDING_MODEL, backend: str | None = None, threads: int = 0) -> Encoder:
+def load_embedder(name: str = EMBEDDING_MODEL, backend: str = DEFAULT_EMBEDDING_BACKEND, threads: int = 0) -> Encoder:
     """One embedder per process and backend: loading costs seconds, encoding milliseconds.
 
-    ``backend``: "onnx", "torch" or "auto" (ONNX, else torch); default ``$RAG_EMBEDDING_BACKEND`` or "auto".
-    ``threads``: threads it computes with (0: one per core); a cluster actor given one CPU asks for one.
+    ``backend``: "onnx", "torch" or "auto" (ONNX, else torch): ``Settings.embedding``, which
+    ``$RAG_EMBEDDING_BACKEND`` sets. ``threads``: threads it computes with (0: one per core); a cluster
+    actor given one CPU asks for one.
     """
-    backend = backend or os.environ.get(BACKEND_ENV) or "auto"
-    if backend not in BACKENDS:
-        raise RagError(f"unknown embedding backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend not in EMBEDDING_BACKENDS:
+        raise RagError(f"unknown embedding backend {backend!r}; choose one of {', '.join(EMBEDDING_BACKENDS)}")
     if backend != "torch":
         try:
             from rag.index.onnx_embedding import FastEmbedder

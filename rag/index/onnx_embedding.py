@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from rag.config import EMBEDDING_MODEL, set_offline_env
+from rag.config import cache_dir as default_cache_dir
 from rag.errors import RagError
-from rag.onnx_export import default_cache_dir, write_onnx
+from rag.onnx_export import write_onnx
 
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rag.config import DEFAULT_READER, READERS
 from rag.errors import UsageError
 from rag.reader.base import Reader
 
-READERS = ("baseline", "neural")
-DEFAULT_READER = "neural"
 
-
-def load_reader(
-    name: str = DEFAULT_READER, threshold: float | None = None, model_dir: Path | None = None, threads: int = 0
-) -> Reader:
+def load_reader(name: str = DEFAULT_READER, model_dir: Path | None = None, threads: int = 0) -> Reader:
     """The reader called ``name``; ``model_dir`` is the QA model folder the neural reader reads with, in
-    ``threads`` threads (0: one per core)."""
+    ``threads`` threads (0: one per core). Its threshold is its own calibrated one, read-only: a run
+    applies another through ``Settings.threshold`` or per call."""
     if model_dir is not None and name != "neural":
         raise UsageError(f"a reader model folder ({model_dir}) needs the neural reader, not {name!r}")
     if name == "baseline":
@@ -28,8 +25,6 @@ def load_reader(
         reader = NeuralReader(MODEL_DIR if model_dir is None else Path(model_dir), threads=threads)
     else:
         raise UsageError(f"unknown reader {name!r}; choose one of: {', '.join(READERS)}")
-    if threshold is not None:
-        reader.threshold = threshold
     return reader
 
 

@@ -12,10 +12,15 @@ class Reader(Protocol):
     """Picks the best answer span in a set of passages.
 
     ``read`` returns the best candidate whatever its score; the pipeline abstains when the
-    score is below ``threshold``, so callers can still inspect what was turned down.
+    score is below the threshold it applies (``threshold``, the reader's own calibrated value,
+    unless the run asks for another), so callers can still inspect what was turned down.
     """
 
     name: str
-    threshold: float
+
+    @property
+    def threshold(self) -> float:
+        """The reader's calibrated threshold: read-only, and what confidence labels are measured against."""
+        ...
 
     def read(self, question: str, passages: Sequence[Passage]) -> Answer | None: ...

@@ -42,12 +42,16 @@ class BaselineReader:
 
     name = "baseline"
 
-    def __init__(self, embedder: Encoder | None = None, threshold: float = THRESHOLD) -> None:
+    def __init__(self, embedder: Encoder | None = None) -> None:
         self.embedder = embedder or load_embedder()
         self.nlp = load_spacy()
-        self.threshold = threshold
         self._parsed: dict[str, tuple[Doc, list[SpacySpan], np.ndarray]] = {}
         self._lock = threading.Lock()
+
+    @property
+    def threshold(self) -> float:
+        """Calibrated with eval/calibrate_threshold.py (``THRESHOLD``); read-only."""
+        return THRESHOLD
 
     def parse(self, text: str) -> tuple[Doc, list[SpacySpan], np.ndarray]:
         """A passage's parse, its sentences and their embeddings; cached, as passages recur."""

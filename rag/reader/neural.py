@@ -117,13 +117,11 @@ class NeuralReader:
 
     name = "neural"
 
-    def __init__(
-        self, model_dir: Path = MODEL_DIR, threshold: float | None = None, loaded: tuple | None = None, threads: int = 0
-    ) -> None:
+    def __init__(self, model_dir: Path = MODEL_DIR, loaded: tuple | None = None, threads: int = 0) -> None:
         """``loaded`` = (model, config, tokenizer) skips loading from ``model_dir`` (tests, training).
         ``threads``: see ``load_model``."""
         self.model, self.config, self.tokenizer = loaded or load_model(str(model_dir), threads)
-        self.threshold = float(self.config.get("threshold", 0.5) if threshold is None else threshold)
+        self._threshold = float(self.config.get("threshold", 0.5))
         windows = {**DEFAULT_SETTINGS, **self.config}  # a folder's settings hold the defaults; ``loaded`` may not
         self.max_length = int(windows["max_length"])
         self.stride = int(windows["stride"])
@@ -149,6 +147,11 @@ class NeuralReader:
                 Answer(p.text[c.start : c.end], p.source, p.start + c.start, p.start + c.end, round(c.score, 4), p)
             )
         return out
+
+    @property
+    def threshold(self) -> float:
+        """The model's calibrated threshold (its rag_reader.json, else 0.5); read-only."""
+        return self._threshold
 
     def read(self, question: str, passages: Sequence[Passage]) -> Answer | None:
         best = self.candidates(question, passages, k=1)

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.onnx_export import default_cache_dir, write_onnx
+from rag.config import cache_dir as default_cache_dir
+from rag.onnx_export import write_onnx
 from rag.reader.folder import check_folder
 
 INPUTS = ("input_ids", "token_type_ids", "attention_mask", "context_mask")

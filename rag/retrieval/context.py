@@ -16,10 +16,6 @@ from dataclasses import dataclass
 
 from rag.types import Chunk, Passage
 
-# Off by default: on held-out QED questions in open mode (a corpus of 1,251 paragraphs) and on the gold
-# questions, 200 characters either side did not raise always-answer F1 and cost reader time.
-READ_CONTEXT_CHARS = 0
-
 
 @dataclass(frozen=True)
 class Neighbours:

@@ -8,7 +8,8 @@ dense embeddings find paraphrases. Candidates from both are scored by the convex
 where bound is the best BM25 score the question's words could reach in this corpus (see
 ``Bm25.scores``), so both terms lie in [0, 1] and a match on a common word alone counts little.
 alpha = 0 is dense search alone, alpha = 1 BM25 alone. Both sides see the chunk with its
-document's title in front (``rag.index.store.indexed_text``). ALPHA was tuned with eval/tune_retrieval.py
+document's title in front (``rag.index.store.indexed_text``). alpha (``rag.config.HYBRID_BM25_WEIGHT``, the
+setting ``bm25_weight``) was tuned with eval/tune_retrieval.py
 on training files only, never on the benchmark: recall@1 + recall@5 summed over 2,000 questions of
 QED (Wikipedia, Natural Questions; best at 0.2-0.4), 2,000 of SQuADShifts amazon and 1,500 of
 reddit (same crowdsourcing protocol as SQuAD; best at 0.6-0.7) peaks at 0.5.
@@ -20,23 +21,27 @@ from collections.abc import Collection
 
 import numpy as np
 
+from rag.config import HYBRID_BM25_WEIGHT, RETRIEVERS
 from rag.errors import UsageError
 from rag.index.embedding import Encoder
 from rag.index.store import Index
 from rag.types import Passage
 
-ALPHA = 0.5
-MODES = {"hybrid": ALPHA, "dense": 0.0, "bm25": 1.0}
+FIXED_WEIGHTS = {"dense": 0.0, "bm25": 1.0}  # the BM25 weight of the single-sided modes; hybrid's is a setting
 MIN_CANDIDATES = 50  # from each side, before fusion
 
 
 class Retriever:
     """Ranks the index's chunks for a question; see the module docstring for the score."""
 
-    def __init__(self, index: Index, embedder: Encoder, mode: str = "hybrid") -> None:
-        if mode not in MODES:
-            raise UsageError(f"unknown retriever {mode!r}; choose one of: {', '.join(MODES)}")
-        self.index, self.embedder, self.mode, self.alpha = index, embedder, mode, MODES[mode]
+    def __init__(
+        self, index: Index, embedder: Encoder, mode: str = "hybrid", bm25_weight: float = HYBRID_BM25_WEIGHT
+    ) -> None:
+        """``bm25_weight``: alpha of the hybrid mode (the module docstring's score)."""
+        if mode not in RETRIEVERS:
+            raise UsageError(f"unknown retriever {mode!r}; choose one of: {', '.join(RETRIEVERS)}")
+        self.index, self.embedder, self.mode = index, embedder, mode
+        self.alpha = FIXED_WEIGHTS.get(mode, bm25_weight)
 
     def search(self, question: str, k: int, sources: Collection[str] | None = None) -> list[Passage]:
         """The ``k`` best passages for ``question``; given ``sources``, only passages of those files

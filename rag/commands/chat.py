@@ -1,0 +1,61 @@
+"""rag ui (also ``python -m ui.app``, ``rag-ui``): chat with your documents in the browser.
+
+The page itself is ``ui.app``; this is its command line, with the same answering flags as ``rag ask``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rag.commands.common import Command, answering_flags, corpus_flags, settings_of
+
+DESCRIPTION = (
+    "Chat with your documents in the browser, every answer cited and highlighted. Serves on 127.0.0.1 unless "
+    "--host says otherwise, and makes no calls to the internet. The index is built or updated and the models "
+    "load once, at start-up; every browser session then has its own chat and settings (the flags give their "
+    "defaults). With --json, one JSON line says where the page is once it answers."
+)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """rag ui's own flags: where to serve."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=7860, help="port to serve on (default: %(default)s)")
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    from ui.app import serve  # Gradio loads only for this command
+
+    def announce(url: str) -> None:
+        if args.json:
+            shown = {"url": url, "docs": str(settings.docs), "index": str(settings.index), "reader": settings.reader}
+            print(json.dumps(shown), flush=True)
+
+    serve(settings, args.host, args.port, announce)
+    return 0
+
+
+COMMAND = Command(
+    name="ui",
+    description=DESCRIPTION,
+    examples=("rag ui", "rag ui --docs seeds --port 7861 --reader baseline"),
+    parents=(corpus_flags, answering_flags),
+    configure=configure,
+    run=run,
+)
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    """Serve the chat; errors become one line on stderr and a non-zero exit code."""
+    return COMMAND.main(argv, prog)
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()
