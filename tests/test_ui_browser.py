@@ -2,7 +2,7 @@
 
 The app runs as a subprocess over a temporary copy of seeds/, exactly as a user starts it.
 Without /usr/bin/chromium these tests are skipped, except under CI (env CI set), where they fail.
-Set UI_SCREENSHOTS=docs to save the README's screenshots (docs/screenshot.png, docs/document-view.png).
+The README's screenshots are taken by scripts/screenshots.py, which the last test here runs.
 """
 
 from __future__ import annotations
@@ -186,14 +186,6 @@ def open_citation(page, link):
     return view
 
 
-def screenshot(page, name: str, height: int = 900) -> None:
-    """With UI_SCREENSHOTS=docs, save the page, ``height`` pixels tall, as docs/``name`` for the README."""
-    if folder := os.environ.get("UI_SCREENSHOTS"):
-        page.set_viewport_size({"width": 1280, "height": height})
-        page.wait_for_timeout(500)
-        page.screenshot(path=str(ROOT / folder / name))
-
-
 # --- 1. sources with each answer; the chat fills the window; clearing clears everything ------------
 
 
@@ -226,8 +218,6 @@ def test_each_answer_carries_its_own_sources(page):
     expect(page.locator("#chat details.sources")).to_have_count(3)
     first.locator("details.sources summary").click()
     expect(first.locator("details.sources li").first).to_be_hidden()
-    screenshot(page, "screenshot.png", height=1250)
-    screenshot(open_citation(page, first.locator("p.meta a.cite")), "document-view.png")
 
     page.locator("#new-chat").click()
     expect(page.locator("#chat .message")).to_have_count(0)
@@ -757,7 +747,10 @@ def test_two_files_that_disagree_are_both_shown_each_with_its_file_and_date(page
     assert "This answer is from handbook-20" in said
 
 
-def test_on_a_phone_the_question_and_examples_are_on_the_first_screen(browser, app):
+def test_on_a_phone_documents_and_settings_are_behind_a_menu(browser, app):
+    """At 390×844 the question box, the examples and the last answer are on the first screen;
+    *Search in*, Settings and Documents open from the *Menu* button over the page and close again
+    (*Close*, or Escape), and what is chosen there applies to the next question."""
     from playwright.sync_api import expect
 
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
@@ -765,15 +758,50 @@ def test_on_a_phone_the_question_and_examples_are_on_the_first_screen(browser, a
         page = context.new_page()
         page.goto(app[0])
         page.locator("#question textarea").wait_for()
+        reply = ask(page, "who supplies GPUs in the deal?")
         for part in ("#question textarea", "#ask", "#new-chat", ".examples-label"):
             box = page.locator(part).first.bounding_box()
             assert box["y"] + box["height"] <= 844, part
-        page.locator("#intro .jump").click()
-        expect(page.locator("#search-in")).to_be_in_viewport()
-        if os.environ.get("UI_SCREENSHOTS"):
-            page.screenshot(path=str(ROOT / os.environ["UI_SCREENSHOTS"] / "mobile.png"))
+        expect(reply.locator("p.answer")).to_be_in_viewport()
+        panel = [page.locator(part) for part in ("#search-in", "#settings", "#documents-panel")]
+        menu, close = page.locator("#intro .menu-button"), page.locator("#menu-head .menu-close")
+        expect(menu).to_be_in_viewport()
+        expect(menu).to_have_attribute("aria-expanded", "false")
+        for part in panel:
+            expect(part).to_be_hidden()
+
+        menu.click()
+        expect(menu).to_have_attribute("aria-expanded", "true")
+        expect(close).to_be_focused()
+        for part in panel:
+            expect(part).to_be_visible()
+        expect(page.locator("#documents")).to_contain_text("openai-google-cloud-partnership.txt")
+        expect(page.locator("#documents")).to_be_in_viewport()
+        close.click()
+        for part in panel:
+            expect(part).to_be_hidden()
+        expect(menu).to_be_focused()
+        expect(menu).to_have_attribute("aria-expanded", "false")
+
+        menu.click()
+        page.locator("#settings").get_by_text("Settings").first.click()  # the accordion opens inside the menu
+        expect(page.locator("#threshold")).to_be_visible()
+        page.keyboard.press("Escape")
+        expect(page.locator("#settings")).to_be_hidden()
+        expect(reply.locator("p.answer")).to_be_in_viewport()  # the chat is where it was
     finally:
         context.close()
+
+
+def test_on_a_wide_screen_documents_and_settings_stay_beside_the_chat(page):
+    from playwright.sync_api import expect
+
+    expect(page.locator("#intro .menu-button")).to_be_hidden()
+    expect(page.locator("#menu-head")).to_be_hidden()
+    for part in ("#search-in", "#settings", "#documents-panel"):
+        expect(page.locator(part)).to_be_visible()
+    chat, side = page.locator("#chat").bounding_box(), page.locator("#side-panel").bounding_box()
+    assert side["x"] >= chat["x"] + chat["width"], "the side panel is beside the chat, not under it"
 
 
 def test_the_document_view_follows_dark_mode(browser, app):

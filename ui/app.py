@@ -29,6 +29,7 @@ from ui.chat import EXAMPLES, chat_column, wire_chat
 from ui.core import Assistant, load_readers
 from ui.document_view import DOCUMENT_HEADERS, FONT_FAMILY, FONT_FILES, document_page, document_span, problem_page
 from ui.documents_panel import documents_panel, search_in_box
+from ui.menu import MENU_BUTTON, MENU_CSS, MENU_JS, menu_head
 from ui.settings_panel import settings_panel
 from ui.text import DocumentError, md_escape
 from ui.uploads import MAX_UPLOAD_BYTES, recover
@@ -70,17 +71,16 @@ CSS = """
 #levels-note p { margin: 0; font-size: var(--text-xs); color: var(--body-text-color); }
 #upload-kinds p { margin: 0; font-size: var(--text-xs); color: var(--body-text-color); }
 footer { display: none !important; }  /* Gradio's own links and developer settings: not for readers */
-#intro .jump { display: none; }
 @media (max-width: 640px) {  /* a phone: the chat, the question box and the examples on the first screen */
-  #intro p { font-size: 0; margin: 0; }  /* the intro's sentence goes; its link to the side panel stays */
-  #intro .jump { display: inline; font-size: var(--text-md); font-weight: 700; }
-  #intro h1 { font-size: 1.35rem; margin: 0; }
+  #intro p { font-size: 0; margin: 0; }  /* the intro's sentence goes; the title and the menu stay (ui.menu) */
+  #intro h1 { font-size: 1.35rem; margin: 0; line-height: 2.2rem; }
   #chat { height: calc(100dvh - 420px) !important; min-height: 200px !important; }
   #ask-row { flex-wrap: wrap !important; gap: 0.5rem !important; }
   #ask-row > .form { flex: 1 1 100% !important; }
   #ask-row > button { flex: 1 1 40% !important; min-width: 0 !important; }
 }
 """
+CSS += MENU_CSS  # the phone menu's own rules
 # Files over the limit are refused in the page, before Gradio uploads them, with the server's own
 # message (from ``ui.core.too_large``): one limit, one message. Gradio's server-side limit stays.
 # A file input is emptied when opened, or the browser sends no event for the same file chosen twice.
@@ -130,7 +130,7 @@ COPY_JS = """
     setTimeout(() => { button.textContent = 'Copy'; }, 2000);
   }, true);
 """
-PAGE_JS = SIZE_GUARD_JS.rstrip().removesuffix("}") + COPY_JS + "}"
+PAGE_JS = SIZE_GUARD_JS.rstrip().removesuffix("}") + COPY_JS + MENU_JS + "}"
 log = logging.getLogger("ui.app")
 
 
@@ -146,27 +146,29 @@ def theme() -> gr.themes.Base:
 
 def intro(docs_dir: Path) -> gr.Markdown:
     """The page's title and what it does, with the folder it answers from; on a phone only the title
-    and a link to the side panel stay, so the chat fits the first screen."""
+    and the *Menu* button (``ui.menu``) stay, so the chat fits the first screen."""
     return gr.Markdown(
-        "# Ask your documents\nAnswers are copied word for word from the documents in "
+        f"{MENU_BUTTON}\n\n# Ask your documents\nAnswers are copied word for word from the documents in "
         f"*{md_escape(str(docs_dir))}*; each shows the sentence it comes from, "
-        "and a click on its source opens the document there."
-        '<a class="jump" href="#search-in">Documents and settings ↓</a>',
+        "and a click on its source opens the document there.",
         elem_id="intro",
+        sanitize_html=False,  # the sanitiser drops the menu button's aria attributes; the folder name is escaped
     )
 
 
 def build(assistant: Assistant, top_k: int = TOP_K, unavailable: dict[str, str] | None = None) -> gr.Blocks:
     """The page, as an outline: the intro; the chat column on the left, each answer with its sources
     (``ui.chat``); *Search in*, Settings and Documents on the right (``ui.documents_panel``,
-    ``ui.settings_panel``). Each part lays itself out and wires its own events; the chat is wired last
-    because it reads the settings and *Search in*. ``unavailable``: readers that did not load, and why."""
+    ``ui.settings_panel``), behind the menu on a phone (``ui.menu``). Each part lays itself out and
+    wires its own events; the chat is wired last because it reads the settings and *Search in*.
+    ``unavailable``: readers that did not load, and why."""
     with gr.Blocks(title="Ask your documents", analytics_enabled=False) as demo:
         intro(assistant.docs_dir)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 chat = chat_column(EXAMPLES)
-            with gr.Column(scale=1, min_width=300):
+            with gr.Column(scale=1, min_width=300, elem_id="side-panel"):
+                menu_head()
                 search_in = search_in_box()
                 settings = settings_panel(assistant, top_k, unavailable)
                 documents_panel(demo, assistant, search_in)
