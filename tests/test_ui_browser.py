@@ -848,3 +848,36 @@ def test_the_chat_survives_a_reload_and_copy_gives_the_answer_with_its_citation(
     page.locator("#question textarea").wait_for()
     page.wait_for_timeout(2000)
     expect(page.locator("#chat .message")).to_have_count(0)  # a new chat is gone for good
+
+
+# --- the README's screenshots (#24) -------------------------------------------------------------------
+
+
+def test_the_readme_screenshots_are_taken_by_the_script(browser, app, tmp_path):
+    """scripts/screenshots.py takes every picture the README shows, at the sizes it shows them: the
+    conversation, the document view, a phone with and without its menu open, and dark mode."""
+    import importlib.util
+
+    from PIL import Image, ImageStat
+
+    spec = importlib.util.spec_from_file_location("screenshots", ROOT / "scripts" / "screenshots.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    taken = script.take(app[0], tmp_path, browser)
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    sizes = {"screenshot.png": (1280, 1250), "document-view.png": (1280, 900), "mobile.png": (390, 844),
+             "mobile-menu.png": (390, 844), "dark.png": (1280, 900)}  # fmt: skip
+    assert [p.name for p in taken] == list(sizes)
+    for path in taken:
+        assert re.search(rf"(\]\(|src=\")docs/{re.escape(path.name)}[)\"]", readme), f"the README lacks {path.name}"
+        assert (ROOT / "docs" / path.name).is_file()
+        with Image.open(path) as image:
+            assert image.size == sizes[path.name], path.name
+
+    def brightness(name: str) -> float:
+        with Image.open(tmp_path / name) as image:
+            return ImageStat.Stat(image.convert("L")).mean[0]
+
+    assert brightness("dark.png") < 80 < 180 < brightness("screenshot.png")
