@@ -60,7 +60,7 @@ def setup() -> None:
 def start(args: list[str]) -> None:
     """Serve the browser chat on http://127.0.0.1:7860; it builds or updates the index first when needed."""
     try:
-        sh(PY, "-m", "ui.app", *args)
+        sh(PY, "-m", "rag", "ui", *args)
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
 

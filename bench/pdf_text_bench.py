@@ -33,7 +33,7 @@ from rag.config import set_offline_env  # noqa: E402
 set_offline_env()
 
 from rag.documents import pdf as cleaned  # noqa: E402
-from rag.documents.formats import PAGE_SEPARATOR, tidy  # noqa: E402
+from rag.documents.parts import PAGE_SEPARATOR, tidy  # noqa: E402
 from rag.eval.metrics import exact_match, f1  # noqa: E402
 from rag.types import Extracted  # noqa: E402
 

@@ -151,19 +151,17 @@ def answer_here(docs: Path, index: Path, questions: list[str]) -> dict:
 
 
 def answer_spread(address: str, docs: Path, index: Path, questions: list[str], nodes: list[Node], actors: int) -> dict:
-    """The ``rag.ask --ray`` path: a Pipeline per actor (loaded once), questions in batches, in input order."""
+    """The ``rag ask --ray`` path: a Pipeline per actor (loaded once), questions in batches, in input order."""
     import json
 
-    from rag.cluster.pipelines import PipelineSpec
     from rag.cluster.spread import spread
     from rag.commands.ask import Answerer
+    from rag.settings import Settings
 
-    args = argparse.Namespace(top_k=5, reader="neural", reader_model=None, threshold=None, retriever="hybrid",
-                              read_context=0)  # fmt: skip
-    spec = PipelineSpec.from_args(args, docs, index)
+    settings = Settings(docs=docs, index=index).absolute()  # the defaults, as rag ask --ray sends its actors
     with cluster(address), PeakRss(nodes) as rss:
         before, started = load(), time.perf_counter()
-        replies = list(spread([q.encode() for q in questions], partial(Answerer, spec, True), actors))
+        replies = list(spread([q.encode() for q in questions], partial(Answerer, settings, True), actors))
         seconds = time.perf_counter() - started
     texts = [(json.loads(r.out)["answer"] or {}).get("text") for r in replies]
     return {"s": seconds, "per_s": len(questions) / seconds, "load": (before, load()), "answers": texts,

@@ -205,11 +205,6 @@ def citation(source: str, location: str | None) -> str:
     return source if location is None else f"{source}, {location}"
 
 
-# The old names, until rag/commands/ask.py (``where``) and ui/reply.py (``place``) use the new ones (#25).
-where = citation_of
-place = citation
-
-
 def accepted(candidate: Answer | None, threshold: float) -> Answer | None:
     """The abstention rule, the one place it lives: the candidate if it scores at least the threshold."""
     return candidate if candidate is not None and candidate.score >= threshold else None

@@ -176,6 +176,8 @@ def test_after_flag_reads_a_follow_up_and_needs_a_question(docs, tmp_path, capsy
     code, out, _ = run_ask([*base, "--after", "How much is Stargate worth?", "and who is in it?"], capsys)
     assert code == 0 and out.startswith("Read as: Who is in Stargate?\n")
     code, out, _ = run_ask([*base, "--json", "--after", "How much is Stargate worth?", "and who is in it?"], capsys)
-    assert code == 0 and json.loads(out)["searched_as"] == "and who is in it? Stargate"
+    shown = json.loads(out)
+    assert code == 0 and shown["searched_as"] == "and who is in it? Stargate"
+    assert shown["read_as"] == "Who is in Stargate?" and shown["question"] == "and who is in it?"
     code, out, err = run_ask([*base, "--after", "x"], capsys, "and who?\n", monkeypatch)
     assert code == 2 and out == "" and "--after goes with a question argument" in err

@@ -87,18 +87,21 @@ def test_widening_any_text_keeps_the_offsets_invariant(text, chars, picks):
 
 
 def test_pipeline_reads_widened_passages_but_cites_the_retrieved_ones(seed_pipeline):
+    from dataclasses import replace
+
     from rag.documents.folder import file_text
+    from rag.pipeline import Pipeline
 
     from .conftest import SEEDS
 
     question = "who supplies GPUs in the deal?"
     retrieved = seed_pipeline.retrieve(question, 2)
-    seed_pipeline.read_context = 300
-    try:
-        reading = seed_pipeline.reading(retrieved)
-        result = seed_pipeline.answer(question, retrieved)
-    finally:
-        seed_pipeline.read_context = 0
+    wider = Pipeline(  # the same index and models, settings that read 300 characters either side
+        replace(seed_pipeline.settings, read_context=300), embedder=seed_pipeline.embedder, reader=seed_pipeline.reader
+    )
+    wider.refresh()
+    reading = wider.reading(retrieved)
+    result = wider.answer(question, retrieved)
     text = file_text(SEEDS, retrieved[0].source)
     assert all(text[p.start : p.end] == p.text for p in reading)
     assert sum(p.end - p.start for p in reading) > sum(p.end - p.start for p in retrieved)

@@ -13,7 +13,8 @@ import pytest
 from rag.commands.ask import format_human
 from rag.commands.ask import main as ask_main
 from rag.documents.folder import content_spans, file_text
-from rag.documents.formats import PAGE_SEPARATOR, docx_text, extract, html_text, pdf_text
+from rag.documents.formats import docx_text, extract, html_text, pdf_text
+from rag.documents.parts import PAGE_SEPARATOR
 from rag.errors import IndexUnusable
 from rag.index.build import update_index
 from rag.index.store import Index

@@ -18,8 +18,9 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from rag.documents.folder import file_text
-from rag.documents.formats import PAGE_SEPARATOR, extract
+from rag.documents.formats import extract
 from rag.documents.ocr import tesseract
+from rag.documents.parts import PAGE_SEPARATOR
 from rag.documents.pdf import clean_pages, page_ranges, pdf_text
 from rag.index.store import Index
 from rag.pipeline import Pipeline

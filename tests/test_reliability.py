@@ -14,9 +14,9 @@ import pytest
 import regex
 
 from rag.errors import UsageError
-from rag.pipeline import Pipeline
+from rag.pipeline import Pipeline, validate_question
 from rag.reader.decoding import grapheme_span
-from rag.settings import Settings, validate_question
+from rag.settings import Settings
 
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # man ZWJ woman ZWJ girl: one grapheme cluster
 

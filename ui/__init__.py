@@ -1,4 +1,4 @@
-"""The browser chat over your documents: ``python -m ui.app``."""
+"""The browser chat over your documents: ``rag ui`` (also ``python -m ui.app``)."""
 
 from rag.config import set_offline_env
 

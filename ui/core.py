@@ -17,8 +17,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from rag.documents.folder import doc_paths, path_of
-from rag.documents.folder import text_of as file_text_of
+from rag.documents.folder import doc_paths, file_text, path_of
 from rag.documents.formats import extract
 from rag.errors import IndexNotUpdated, UsageError
 from rag.index.build import UpdateReport
@@ -134,14 +133,14 @@ class Assistant:
         with self.lock:
             return self.pipe.answer(result.question, others, threshold, self.reader_named(reader)).answer
 
-    def text_of(self, source: str) -> str | None:
+    def cited_text(self, source: str) -> str | None:
         """The text the offsets of ``source`` index: the index's extracted text (html, pdf, docx), else the file."""
         index = self.pipe.index
-        kept = None if index is None else index.text_of(source)
+        kept = None if index is None else index.kept_text(source)
         if kept is not None:
             return kept
         try:
-            return file_text_of(self.docs_dir, source)
+            return file_text(self.docs_dir, source)
         except (OSError, ValueError):
             return None
 
@@ -162,15 +161,17 @@ class Assistant:
         ``context`` its place in the conversation."""
         chosen = self.readers[reader or self.pipe.reader.name]
         calibrated = chosen.threshold
-        text_of = functools.cache(self.text_of)  # each document read once per reply
-        shown = sources(result, text_of, self.location_of)
+        cited_text = functools.cache(self.cited_text)  # each document read once per reply
+        shown = sources(result, cited_text, self.location_of)
         answer = result.answer
-        found = None if answer is None else excerpt(answer, text_of, self.location_of, mark=answer)
+        found = None if answer is None else excerpt(answer, cited_text, self.location_of, mark=answer)
         used = self.pipe.threshold_for(chosen, threshold)  # what this answer was held to; labels use ``calibrated``
         if context is not None and context.other is not None:
             other = context.other
             dates = self.changed([other.source] + ([] if answer is None else [answer.source]))
-            context = replace(context, other_found=excerpt(other, text_of, self.location_of, mark=other), changed=dates)
+            context = replace(
+                context, other_found=excerpt(other, cited_text, self.location_of, mark=other), changed=dates
+            )
         return format_reply(
             result, shown, found, calibrated, used, seconds, getattr(chosen, "confidence_cutoffs", None), context
         )

@@ -1,5 +1,5 @@
-"""The chat's follow-up reading; it lives in ``rag.followup`` so that ``rag.ask`` and
-``eval/followups.py`` read a follow-up exactly as the chat does."""
+"""The chat's follow-up reading; it lives in ``rag.followup`` so that ``rag ask`` and
+``eval/measure_followups.py`` read a follow-up exactly as the chat does."""
 
 from rag.followup import (
     BACK_REFERENCES,

@@ -15,9 +15,8 @@ from datetime import datetime
 from rag.documents.formats import is_plain
 from rag.reader.confidence import LOG_ODDS_STEPS, log_odds  # the chat's tests read the scale here too
 from rag.reader.confidence import label as confidence
-from rag.types import Answer, Passage, Result, Span, located, place
+from rag.types import NOT_FOUND, Answer, Passage, Result, Span, citation, located
 
-NOT_FOUND = "Not found in the documents."
 SEARCHING = "Searching your documents…"
 THRESHOLD_STEP = 0.01  # the threshold slider's step
 
@@ -195,14 +194,14 @@ class Excerpt:
         return Span(self.start, self.end)
 
 
-TextOf = Callable[[str], str | None]
+CitedText = Callable[[str], str | None]  # a document's text, as the offsets index it
 LocationOf = Callable[[str, int], str | None]  # (source, offset) -> ``page 2``, ``slide 3``... or None
 
 
-def covering(item: Answer | Passage, text_of: TextOf) -> tuple[str, int, bool]:
+def covering(item: Answer | Passage, cited_text: CitedText) -> tuple[str, int, bool]:
     """A text that holds ``item``, the document offset where it starts, and whether it is the whole
     document: the document's text when it still matches ``item`` there, else the passage's own."""
-    full = text_of(item.source)
+    full = cited_text(item.source)
     if full is not None and full[item.start : item.end] == item.text:
         return full, 0, True
     holder = item.passage if isinstance(item, Answer) and item.passage is not None else item
@@ -211,7 +210,7 @@ def covering(item: Answer | Passage, text_of: TextOf) -> tuple[str, int, bool]:
 
 def excerpt(
     item: Answer | Passage,
-    text_of: TextOf,
+    cited_text: CitedText,
     location_of: LocationOf,
     question: str = "",
     mark: Answer | None = None,
@@ -220,7 +219,7 @@ def excerpt(
     """The sentence holding ``mark``, else the passage's sentence closest to ``question``, skipping any
     ``(source, start, end)`` already ``shown`` (None when all are). It is cut from the document's text
     by offsets, never found again by searching for its words."""
-    text, base, whole = covering(item, text_of)
+    text, base, whole = covering(item, cited_text)
     candidates = [] if mark is None else [(mark.start - base, mark.end - base)]
     candidates += ranked_sentences(text, item.start - base, item.end - base, question)
     for i, (a, b) in enumerate(candidates):
@@ -253,14 +252,14 @@ def holds(passage: Passage, answer: Answer | None) -> bool:
     return answer is not None and answer.source == passage.source and passage.span.contains(answer.span)
 
 
-def sources(result: Result, text_of: TextOf, location_of: LocationOf) -> list[Excerpt]:
+def sources(result: Result, cited_text: CitedText, location_of: LocationOf) -> list[Excerpt]:
     """An excerpt per retrieved passage, best first: the answer's sentence, marked, where the passage
     holds the answer, else its sentence closest to the question; never the same sentence twice
     (neighbouring passages overlap), so a passage with nothing new is left out."""
     shown: list[Excerpt] = []
     for p in result.passages:
         mark = result.answer if holds(p, result.answer) else None
-        ex = excerpt(p, text_of, location_of, result.question, mark, {(e.source, e.start, e.end) for e in shown})
+        ex = excerpt(p, cited_text, location_of, result.question, mark, {(e.source, e.start, e.end) for e in shown})
         if ex is not None:
             shown.append(ex)
     return shown
@@ -286,7 +285,7 @@ def inline(text: str) -> str:
     return html.escape(_SPACE.sub(" ", text))
 
 
-def marked(ex: Excerpt) -> str:
+def marked_html(ex: Excerpt) -> str:
     """The excerpt as HTML, its answer (if any) in ``<mark>``, "…" where it cuts a sentence."""
     if ex.mark is None:
         body = inline(ex.text)
@@ -299,7 +298,7 @@ def marked(ex: Excerpt) -> str:
 def cite(source: str, location: str | None, start: int, end: int, text: str) -> str:
     """A link that opens the document at ``[start, end)``, named by file and location (``page 2``, ``slide 3``...)."""
     href = html.escape(document_href(source, start, end, text))
-    return f'<a class="cite" href="{href}" target="_blank">{html.escape(place(source, location))}</a>'
+    return f'<a class="cite" href="{href}" target="_blank">{html.escape(citation(source, location))}</a>'
 
 
 def source_item(ex: Excerpt) -> str:
@@ -308,9 +307,9 @@ def source_item(ex: Excerpt) -> str:
     text = ex.text[span.start - ex.start : span.end - ex.start]
     href = html.escape(document_href(ex.source, span.start, span.end, text))
     where = html.escape(ex.location or "open the document")
-    title = html.escape(place(ex.source, ex.location))
+    title = html.escape(citation(ex.source, ex.location))
     link = f'<a class="cite" href="{href}" target="_blank" title="{title}">{where}</a>'
-    return f'<li>{link}<div class="excerpt">{marked(ex)}</div></li>'
+    return f'<li>{link}<div class="excerpt">{marked_html(ex)}</div></li>'
 
 
 def by_file(shown: Sequence[Excerpt]) -> dict[str, list[Excerpt]]:
@@ -413,7 +412,7 @@ def copy_text(answer: Answer, found: Excerpt | None, location: str | None) -> st
     if found is not None:
         sentence = _SPACE.sub(" ", found.text).strip()
         lines.append(f"“{'… ' if found.cut_before else ''}{sentence}{' …' if found.cut_after else ''}”")
-    lines.append(f"— {place(answer.source, location)}")
+    lines.append(f"— {citation(answer.source, location)}")
     return "\n".join(lines)
 
 
@@ -460,7 +459,7 @@ def format_reply(
     )
     head = f'<p class="answer"><strong>{inline(answer.text)}</strong></p>'
     if found is not None:
-        head += f'<blockquote class="quote">{marked(found)}</blockquote>'
+        head += f'<blockquote class="quote">{marked_html(found)}</blockquote>'
     head += f'<p class="meta">{meta}</p>{context_notes(answer, context)}'
     block = sources_block(shown, "Sources", SOURCES_NOTE) if shown else ""
     return f'<div class="reply">{head}{block}</div>'

@@ -47,7 +47,7 @@ def settings_panel(assistant: Assistant, top_k: int, unavailable: dict[str, str]
     with gr.Accordion("Settings", open=False, elem_id="settings"):
         k = gr.Slider(
             1,
-            MAX_PASSAGES,
+            max(MAX_PASSAGES, top_k),  # a --top-k above the usual most stays choosable
             value=top_k,
             step=1,
             label="Passages to search",

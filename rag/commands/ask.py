@@ -17,7 +17,7 @@ import json
 import sys
 import textwrap
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from rag.commands.common import Command, answering_flags, corpus_flags, ray_flags, settings_of
@@ -116,13 +116,15 @@ def request_of(line: str) -> Request:
 
 
 def ask(pipe: Pipeline, request: Request) -> tuple[Result, Reading | None]:
-    """The answer to ``request``, and how it was read when it came with a history (None: alone). Only
-    retrieval sees the carried subject; the reader reads the question as typed, as in the chat."""
+    """The answer to ``request``, and how it was read when it came with a history (None: alone): as in
+    the chat, retrieval searches with the carried subject and the reader reads the question with it
+    folded in (``Reading.for_reader``); the answer keeps the question as it was typed."""
     if request.history is None:
         return pipe.ask(request.question), None
     validate_history(request.history)
     reading = read_after(validate_question(request.question), request.history)
-    return pipe.ask(request.question, search=reading.search), reading
+    result = pipe.ask(reading.for_reader, search=reading.search)
+    return replace(result, question=request.question), reading
 
 
 def validate_history(history: Sequence[str]) -> None:
@@ -140,6 +142,7 @@ def render(result: Result, as_json: bool, reading: Reading | None = None) -> str
         shown = result.to_dict()
         if reading is not None:
             shown["searched_as"] = reading.search
+            shown["read_as"] = reading.for_reader
         return json.dumps(shown, ensure_ascii=False)
     human = format_human(result)
     return human if reading is None or reading.shown is None else f"Read as: {reading.shown}\n{human}"

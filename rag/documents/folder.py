@@ -154,6 +154,3 @@ def file_text(docs_dir: Path, source: str) -> str:
     The file as stored for .txt and .md; the (deterministic) extracted text for other kinds.
     """
     return extract(source, path_of(docs_dir, source).read_bytes()).text
-
-
-text_of = file_text  # the old name, until rag/eval/harness.py, ui/core.py and tests/test_ask.py say file_text (#25)

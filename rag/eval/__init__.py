@@ -1,5 +1,5 @@
 """Evaluation, apart from the runtime: SQuAD metrics (``metrics``), gold and SQuAD-format questions
-(``gold``), running them through the pipeline (``harness``). ``python -m rag.eval`` is the command.
+(``gold``), running them through the pipeline (``harness``). ``rag eval`` (``rag.commands.evaluate``) is the command.
 
 Nothing here is imported when answering a question.
 """

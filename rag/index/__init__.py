@@ -3,7 +3,7 @@
 ``build`` brings an index up to date with a docs folder (the one place that opens or updates one);
 ``store`` is the on-disk format, switched in atomically; ``embedding`` / ``onnx_embedding`` turn
 text into vectors; ``ann`` picks the FAISS index; ``lexical`` is the BM25 side.
-``python -m rag.index`` is the command (``__main__``).
+The command is ``rag index`` (``rag.commands.index``; ``python -m rag.index`` starts it too).
 
 Nothing is imported here, so that ``python -m rag.index --help`` stays fast.
 """

@@ -67,8 +67,6 @@ class Index:
         kept = self.texts.get(source)
         return None if kept is None else kept.text
 
-    text_of = kept_text  # the old name, until ui/core.py says kept_text (#25)
-
     def page_of(self, source: str, offset: int) -> int | None:
         """The 1-based page of ``offset`` in ``source``; None for unpaged files."""
         kept = self.texts.get(source)
