@@ -21,10 +21,17 @@ CHUNK_TOKENS = 128
 CHUNK_OVERLAP = 24
 MIN_CHUNK_TOKENS = 8
 
-# Chunks -> vectors (rag.index.embedding): "onnx", "torch" or "auto" (ONNX Runtime, else torch).
+# Chunks -> vectors (rag.index.embedding). A backend computes one variant of the model: "auto" (ONNX
+# Runtime, else torch), "onnx" (fused graph) and "torch" give the same fp32 vectors; "onnx-int8" (dynamic
+# int8 quantisation) and "torch-bf16" (bf16 autocast) give slightly different ones. An index records
+# the variant that built it (``embedder_name``) and keeps it: its questions are encoded by the same one.
 EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-EMBEDDING_BACKENDS = ("auto", "onnx", "torch")
-DEFAULT_EMBEDDING_BACKEND = "auto"
+EMBEDDING_BACKENDS = ("auto", "onnx", "onnx-int8", "torch", "torch-bf16")
+EMBEDDING_VARIANTS = {"auto": "", "onnx": "", "onnx-int8": "int8", "torch": "", "torch-bf16": "bf16"}  # "": fp32
+VARIANT_BACKENDS = {"": "auto", "int8": "onnx-int8", "bf16": "torch-bf16"}  # the backend that computes each
+# int8: the fastest variant whose SQuAD dev open-mode R@5 stays within 0.005 of fp32's (0.969 against
+# 0.966 on 2,000 questions; about 1.7x fp32's chunks/s on 2 cores; bench/RESULTS.md, "Embedding variants").
+DEFAULT_EMBEDDING_BACKEND = "onnx-int8"
 
 # Question -> passages (rag.retrieval). The hybrid score is w * BM25 + (1 - w) * cosine; w = 0.5 was
 # tuned on training files only (rag/retrieval/retriever.py says how). dense is w = 0, bm25 w = 1.
@@ -61,6 +68,18 @@ ENVIRONMENT = {
     "embedding": "RAG_EMBEDDING_BACKEND",
     "threads": "RAG_THREADS",
 }
+
+
+def embedder_name(model: str, variant: str) -> str:
+    """The name an index records for ``model`` computed as ``variant`` ("" for fp32, which keeps the plain
+    model name, so indexes from before variants existed still name their embedder)."""
+    return f"{model}@{variant}" if variant else model
+
+
+def backend_of(name: str) -> str | None:
+    """The backend that computes the embedder an index names (``embedder_name``); None: not one of ours."""
+    model, _, variant = name.partition("@")
+    return VARIANT_BACKENDS.get(variant) if model == EMBEDDING_MODEL else None
 
 
 def chunking_problem(size: int, overlap: int) -> str | None:

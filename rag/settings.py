@@ -21,7 +21,6 @@ from rag.config import (
     CHUNK_OVERLAP,
     CHUNK_TOKENS,
     DEFAULT_DOCS,
-    DEFAULT_EMBEDDING_BACKEND,
     DEFAULT_INDEX,
     DEFAULT_READER,
     DEFAULT_RETRIEVER,
@@ -42,7 +41,9 @@ from rag.errors import UsageError
 class Settings:
     """How to index and answer. ``chunk_tokens``/``chunk_overlap`` None keep an index's own chunking;
     ``threshold`` None applies the reader's own calibrated threshold; ``reader_model`` (a QA model
-    folder) means the neural reader; ``threads`` 0 is one per core."""
+    folder) means the neural reader; ``threads`` 0 is one per core. ``embedding`` None keeps an
+    index's own embedder (a new index gets ``DEFAULT_EMBEDDING_BACKEND``); a backend named here
+    rebuilds an index that another variant built, saying so (``rag.pipeline.Pipeline``)."""
 
     docs: Path = DEFAULT_DOCS
     index: Path = DEFAULT_INDEX
@@ -55,7 +56,7 @@ class Settings:
     reader_model: Path | None = None
     threshold: float | None = None
     read_context: int = READ_CONTEXT_CHARS
-    embedding: str = DEFAULT_EMBEDDING_BACKEND
+    embedding: str | None = None
     threads: int = THREADS
 
     def __post_init__(self) -> None:
@@ -128,7 +129,7 @@ CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "threads": (_whole(0), "0 (one per core) or more"),
     "retriever": (lambda v: v in RETRIEVERS, f"one of {', '.join(RETRIEVERS)}"),
     "reader": (lambda v: v in READERS, f"one of {', '.join(READERS)}"),
-    "embedding": (lambda v: v in EMBEDDING_BACKENDS, f"one of {', '.join(EMBEDDING_BACKENDS)}"),
+    "embedding": (lambda v: v is None or v in EMBEDDING_BACKENDS, f"one of {', '.join(EMBEDDING_BACKENDS)}"),
     "bm25_weight": (lambda v: _number(v) and 0 <= v <= 1, "between 0 and 1"),
     "threshold": (lambda v: v is None or (_number(v) and math.isfinite(v)), "a number"),
     "chunk_tokens": (lambda v: v is None or _whole(1)(v), "a whole number of tokens"),

@@ -89,8 +89,10 @@ def corpus_flags() -> argparse.ArgumentParser:
     parser.add_argument(
         "--embedding",
         choices=EMBEDDING_BACKENDS,
-        help="how passages and questions are embedded: onnx (ONNX Runtime), torch (sentence-transformers) or "
-        f"auto, ONNX when it can (default: {DEFAULT_EMBEDDING_BACKEND})",
+        help="how passages and questions are embedded: onnx (ONNX Runtime), torch (sentence-transformers), auto "
+        "(ONNX when it can), onnx-int8 or torch-bf16 (faster, slightly different vectors). An index keeps the one "
+        "that built it and encodes its questions with it; naming another rebuilds it "
+        f"(default: the index's own, else {DEFAULT_EMBEDDING_BACKEND})",
     )
     parser.add_argument(
         "--threads", type=int, metavar="N", help="threads the models compute with (default: 0, one per core)"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import sys
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
@@ -31,7 +32,16 @@ from rag.documents.markdown import file_places
 from rag.errors import IndexNotUpdated, IndexUnusable, RagError
 from rag.index.embedding import Encoder
 from rag.index.lexical import KIND as LEXICAL_KIND
-from rag.index.store import INDEXED_TEXT, POINTER, BuildWriter, Index, build_lock, indexed_text
+from rag.index.store import (
+    BUILD_NAME,
+    INDEXED_TEXT,
+    POINTER,
+    BuildWriter,
+    Index,
+    build_lock,
+    indexed_text,
+    read_pointer,
+)
 from rag.types import Chunk, Extracted
 
 EMBED_BATCH = 256  # chunks embedded and written at a time: the build's memory does not grow with a file
@@ -141,6 +151,19 @@ def embed_here(embedder: Encoder) -> EmbedFiles:
             yield Embedded(source, entry, kept, rows)
 
     return embed
+
+
+def recorded_manifest(index_dir: Path) -> dict | None:
+    """The live build's manifest as recorded, unverified (None: no readable one): enough to know which
+    embedder built it before loading it (``Index.load`` checks everything when the index is opened)."""
+    try:
+        name, _ = read_pointer(index_dir / POINTER)
+        if not BUILD_NAME.fullmatch(name):
+            return None
+        manifest = json.loads((index_dir / name / "manifest.json").read_bytes())
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
 
 
 def lexical_stale(manifest: dict) -> bool:
