@@ -176,7 +176,9 @@ class Churn:
     """The documents the action client changes, and what each should hold after the last "done"."""
 
     expected: dict[str, bytes | None] = field(default_factory=dict)  # None: removed
-    uncertain: dict[str, tuple[bytes | None, bytes | None]] = field(default_factory=dict)  # before, after
+    # What a file may hold after actions whose reply never came (killed meanwhile): the content before
+    # the first of them and each one's outcome, since any of them may have completed before the kill.
+    uncertain: dict[str, set[bytes | None]] = field(default_factory=dict)
 
 
 def act(server: Server, churn: Churn, uploads: Path, tally: Tally, rng: random.Random, pause: threading.Lock) -> None:
@@ -192,7 +194,8 @@ def act(server: Server, churn: Churn, uploads: Path, tally: Tally, rng: random.R
     before = churn.expected.get(name)
     after = None if kind == "remove" else data
     with pause:
-        churn.uncertain[name] = (before, after)
+        possible = churn.uncertain.setdefault(name, {before})  # earlier unanswered actions stay possible
+        possible.add(after)
         try:
             message = call(server, kind, name, upload)
         except Exception:  # killed meanwhile: either outcome is allowed, checked at the restart
@@ -242,16 +245,21 @@ def check(docs: Path, index_dir: Path, static: dict[str, str], churn: Churn, tal
         have = (docs / source).read_bytes() if (docs / source).is_file() else None
         allowed = {data, *churn.uncertain.get(source, ())}
         if have not in allowed:
-            problems.append(f"{source}: a 'done' message does not hold")
-    for source, (before, after) in list(churn.uncertain.items()):
+            problems.append(f"{source}: a 'done' message does not hold ({shown(have)}, expected {shown(data)})")
+    for source, possible in list(churn.uncertain.items()):
         have = (docs / source).read_bytes() if (docs / source).is_file() else None
-        if have not in (before, after):
-            problems.append(f"{source}: an interrupted action left neither version")
+        if have not in possible:
+            problems.append(f"{source}: interrupted actions left none of their versions ({shown(have)})")
         churn.expected[source] = have  # settled by the restart
     churn.uncertain.clear()
     with tally.lock:
         tally.checks += 1
         tally.problems += problems
+
+
+def shown(data: bytes | None) -> str:
+    """A document's content in a problem report: absent, or its first words."""
+    return "absent" if data is None else repr(data[:60].decode("utf-8", "replace"))
 
 
 @contextlib.contextmanager
