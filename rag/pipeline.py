@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import TextIO, TypeVar
 
 from rag.chunking.chunker import ChunkConfig
-from rag.config import MAX_QUESTION_CHARS, backend_of
+from rag.config import MAX_QUESTION_CHARS
 from rag.errors import UsageError
-from rag.index.build import EmbedFiles, UpdateReport, chunking_of, fresh_index, recorded_manifest
-from rag.index.embedding import Encoder, index_embedder, load_embedder
+from rag.index.build import EmbedFiles, UpdateReport, chunking_of, embedder_for, fresh_index
+from rag.index.embedding import Encoder
 from rag.index.store import Index
 from rag.reader import Reader, load_reader
 from rag.retrieval.context import Neighbours, widen
@@ -72,7 +72,7 @@ class Pipeline:
         ``rag.cluster.index``: on a cluster). ``log``: where updates are reported (default: stderr)."""
         self.settings = settings or Settings()
         s = self.settings
-        self.embedder = embedder or self._own_embedder(index)
+        self.embedder = embedder or embedder_for(s.index, s.embedding, s.threads, index and index.manifest)
         self.reader = reader or load_reader(s.reader, model_dir=s.reader_model, threads=s.threads)
         self.embed_files = embed_files
         self.log = log or sys.stderr
@@ -80,17 +80,6 @@ class Pipeline:
         self._neighbours: tuple[Index, Neighbours] | None = None
         if index is not None:
             self._switch_to(index)
-
-    def _own_embedder(self, index: Index | None) -> Encoder:
-        """The settings' embedder when they name a backend (an index built by another variant is then
-        rebuilt, and ``refresh`` says why); else the one the index (given, or on disk) was built with,
-        so its questions are encoded by the variant that made its vectors; else the default."""
-        s = self.settings
-        if s.embedding is None:
-            manifest = index.manifest if index is not None else recorded_manifest(s.index)
-            if manifest is not None and backend_of(str(manifest.get("model", ""))) is not None:
-                return index_embedder(manifest, threads=s.threads)
-        return load_embedder(backend=s.embedding, threads=s.threads)
 
     @property
     def docs_dir(self) -> Path:

@@ -20,9 +20,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from rag.chunking.chunker import ChunkConfig
-from rag.config import DEFAULT_EMBEDDING_BACKEND
+from rag.config import DEFAULT_EMBEDDING_BACKEND, backend_of
 from rag.index.build import EMBED_BATCH, Embedded, EmbedFiles, FileState, ToEmbed, read_file
-from rag.index.embedding import load_embedder
+from rag.index.embedding import Encoder, load_embedder
 from rag.index.store import indexed_text
 from rag.types import Chunk, Extracted
 
@@ -83,6 +83,12 @@ def _chunk(batch: dict[str, np.ndarray], i: int) -> Chunk:
         str(batch["source"][i]), int(batch["start"][i]), int(batch["end"][i]), str(batch["text"][i]),
         int(batch["n_tokens"][i]),
     )  # fmt: skip
+
+
+def embed_like(embedder: Encoder, actors: int) -> EmbedFiles:
+    """``embed_on_ray`` with ``embedder``'s model and variant (its name says which), so the actors' vectors
+    are the ones the driver's index holds."""
+    return embed_on_ray(embedder.name, embedder.dim, actors, backend_of(embedder.name) or DEFAULT_EMBEDDING_BACKEND)
 
 
 def embed_on_ray(name: str, dim: int, actors: int, backend: str = DEFAULT_EMBEDDING_BACKEND) -> EmbedFiles:

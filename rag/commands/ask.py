@@ -221,27 +221,21 @@ def answer_on_ray(args: argparse.Namespace, settings: Settings) -> int:
     the cluster), then the questions spread over actors that each load it and the models once; printed in
     input order as ``answer_stdin`` prints them."""
     from rag.cluster.connect import cluster, pool_size
-    from rag.cluster.index import embed_on_ray
+    from rag.cluster.index import embed_like
     from rag.cluster.spread import spread
+    from rag.index.build import embedder_for
 
     questions = list(stdin_questions())
     with cluster(args.ray) as ray:
         actors = pool_size(ray, args.ray_actors)
-        pipe = Pipeline(settings, embed_files=embed_on_ray(*embedder_of(settings), actors, settings.embedding))
+        embedder = embedder_for(settings.index, settings.embedding, settings.threads)
+        pipe = Pipeline(settings, embedder=embedder, embed_files=embed_like(embedder, actors))
         pipe.refresh()
         answerer = partial(Answerer, settings.absolute(), args.json)
         status = 0
         for answered in spread(questions, answerer, actors):
             status = show(answered, args.json) or status
     return status
-
-
-def embedder_of(settings: Settings) -> tuple[str, int]:
-    """The name and dimension of the settings' embedding model, which every cluster actor checks."""
-    from rag.index.embedding import load_embedder
-
-    embedder = load_embedder(backend=settings.embedding, threads=settings.threads)
-    return embedder.name, embedder.dim
 
 
 def run(args: argparse.Namespace) -> int:

@@ -164,11 +164,10 @@ def cluster_embedding(settings: Settings, actors: int | None) -> EmbedFiles | No
     """With a cluster, changed files are embedded on its actors; None embeds here."""
     if actors is None:
         return None
-    from rag.cluster.index import embed_on_ray
-    from rag.index.embedding import load_embedder
+    from rag.cluster.index import embed_like
+    from rag.index.build import embedder_for
 
-    embedder = load_embedder(backend=settings.embedding, threads=settings.threads)
-    return embed_on_ray(embedder.name, embedder.dim, actors, settings.embedding)
+    return embed_like(embedder_for(settings.index, settings.embedding, settings.threads), actors)
 
 
 def save(report: dict, args: argparse.Namespace) -> Path:

@@ -15,8 +15,7 @@ from rag.chunking.chunker import ChunkConfig
 from rag.commands.common import Command, corpus_flags, ray_flags, settings_of
 from rag.config import CHUNK_OVERLAP, CHUNK_TOKENS
 from rag.documents.folder import check_docs_dir
-from rag.index.build import UpdateReport, update_index
-from rag.index.embedding import load_embedder
+from rag.index.build import UpdateReport, embedder_for, update_index
 from rag.settings import Settings
 
 DESCRIPTION = (
@@ -50,15 +49,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def update(args: argparse.Namespace, settings: Settings) -> UpdateReport:
     """Update the index here, or with --ray on a cluster (joined before anything is read or written)."""
     config = None if settings.chunking is None else ChunkConfig(*settings.chunking)
-    embedder = load_embedder(backend=settings.embedding, threads=settings.threads)
+    embedder = embedder_for(settings.index, settings.embedding, settings.threads)
     if args.ray is None:
         return update_index(settings.docs, settings.index, embedder, config, load=False)[1]
     from rag.cluster.connect import cluster, pool_size
-    from rag.cluster.index import embed_on_ray
+    from rag.cluster.index import embed_like
 
     check_docs_dir(settings.docs)
     with cluster(args.ray) as ray:  # the embedder here names the model and its dimension; actors compute vectors
-        embed = embed_on_ray(embedder.name, embedder.dim, pool_size(ray, args.ray_actors), settings.embedding)
+        embed = embed_like(embedder, pool_size(ray, args.ray_actors))
         return update_index(settings.docs, settings.index, embedder, config, load=False, embed_files=embed)[1]
 
 

@@ -25,12 +25,12 @@ from typing import TextIO
 import numpy as np
 
 from rag.chunking.chunker import ChunkConfig, file_chunks
-from rag.config import TOKENIZER
+from rag.config import TOKENIZER, backend_of
 from rag.documents.folder import check_docs_dir, doc_paths, file_sha256, scan, skip_warning
 from rag.documents.formats import reader_version, suffix_of
 from rag.documents.markdown import file_places
 from rag.errors import IndexNotUpdated, IndexUnusable, RagError
-from rag.index.embedding import Encoder
+from rag.index.embedding import Encoder, index_embedder, load_embedder
 from rag.index.lexical import KIND as LEXICAL_KIND
 from rag.index.store import (
     BUILD_NAME,
@@ -151,6 +151,18 @@ def embed_here(embedder: Encoder) -> EmbedFiles:
             yield Embedded(source, entry, kept, rows)
 
     return embed
+
+
+def embedder_for(index_dir: Path, backend: str | None, threads: int = 0, manifest: dict | None = None) -> Encoder:
+    """The embedder to index and query ``index_dir`` with: ``backend`` when one is named (an index that
+    another variant built is then rebuilt, and the update says why); else the one the index (its
+    ``manifest``, or the one on disk) was built with, so its questions are encoded by the variant that
+    made its vectors; else the default. ``rag index``, the Pipeline and the Ray paths all ask here."""
+    if backend is None:
+        manifest = manifest if manifest is not None else recorded_manifest(index_dir)
+        if manifest is not None and backend_of(str(manifest.get("model", ""))) is not None:
+            return index_embedder(manifest, threads=threads)
+    return load_embedder(backend=backend, threads=threads)
 
 
 def recorded_manifest(index_dir: Path) -> dict | None:
