@@ -94,3 +94,25 @@ def test_nothing_to_answer_with_is_none_or_below_the_threshold(reader):
 )
 def test_the_kind_of_answer_a_question_asks_for(question, kinds):
     assert expected_types(question) == kinds
+
+
+@pytest.mark.slow
+def test_the_rule_based_reader_never_imports_torch():
+    """spaCy's thinc would import torch (#23: half a second and 150 MiB of a cold start); torch stays
+    importable afterwards for whoever needs it."""
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    subprocess.run([sys.executable, "-c", "from rag.index.embedding import load_embedder; load_embedder()"],
+                   cwd=ROOT, check=True)  # fmt: skip  # the ONNX export (made with torch) exists first
+    code = (
+        "import sys; from rag.reader import load_reader; from rag.types import Passage\n"
+        "t = 'The ferry to Corrie Bay is run by Amina Juma.'\n"
+        "a = load_reader('baseline').read('who runs the ferry?', [Passage('a.txt', 0, len(t), t, 1.0)])\n"
+        "print(a is not None, 'torch' in sys.modules)\n"
+        "import torch; print(bool(torch.__version__))"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert shown.stdout.split() == ["True", "False", "True"]

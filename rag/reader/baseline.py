@@ -11,15 +11,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from spacy.tokens import Doc
-from spacy.tokens import Span as SpacySpan  # a spaCy token range, not rag.types.Span
 
 from rag.index.embedding import Encoder, load_embedder
 from rag.reader.answer_types import ALL_ENTITIES, expected_types
 from rag.reader.nlp import load_spacy
 from rag.types import Answer, Passage
+
+if TYPE_CHECKING:  # spaCy itself is imported by load_spacy, with torch kept out (rag.reader.nlp)
+    from spacy.tokens import Doc
+    from spacy.tokens import Span as SpacySpan  # a spaCy token range, not rag.types.Span
 
 THRESHOLD = 0.24  # eval/calibrate_threshold.py on held-out training data (qed_dev.json, 300 + 300 pairs)
 TOP_SENTENCES = 3
