@@ -277,17 +277,10 @@ COMMAND = Command(
     run=run,
 )
 
-
-def main(argv: list[str] | None = None, prog: str | None = None) -> int:
-    """Run ``rag ask``; errors become one line on stderr and a non-zero exit code."""
-    return COMMAND.main(argv, prog)
-
-
-def entry() -> None:
-    sys.exit(main())
+main = COMMAND.main  # what tests, ``python -m`` and the old spellings call
 
 
 if __name__ == "__main__":
-    from rag.commands.ask import entry as run_imported  # classes of this module, not __main__: actors unpickle them
+    from rag.commands.ask import COMMAND as imported  # classes of this module, not __main__: actors unpickle them
 
-    run_imported()
+    imported.entry()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from rag.commands.common import Command, answering_flags, corpus_flags, settings_of
 
@@ -47,15 +46,8 @@ COMMAND = Command(
     run=run,
 )
 
-
-def main(argv: list[str] | None = None, prog: str | None = None) -> int:
-    """Serve the chat; errors become one line on stderr and a non-zero exit code."""
-    return COMMAND.main(argv, prog)
-
-
-def entry() -> None:
-    sys.exit(main())
+main = COMMAND.main  # what tests, ``python -m`` and the old spellings call
 
 
 if __name__ == "__main__":
-    entry()
+    COMMAND.entry()

@@ -65,6 +65,10 @@ class Command:
         """Run the command; errors become one line on stderr and a non-zero exit code."""
         return guarded(lambda: self.run(self.parser(prog).parse_args(argv)))
 
+    def entry(self) -> None:
+        """The installed script's entry point (``rag-ask = "rag.commands.ask:COMMAND.entry"``)."""
+        sys.exit(self.main())
+
 
 def wrap(text: str) -> str:
     """Help text as one paragraph 100 columns wide."""

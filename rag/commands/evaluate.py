@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 import time
 from dataclasses import replace
 from functools import partial
@@ -255,15 +254,8 @@ COMMAND = Command(
     run=run,
 )
 
-
-def main(argv: list[str] | None = None, prog: str | None = None) -> int:
-    """Run ``rag eval``; errors become one line on stderr and a non-zero exit code."""
-    return COMMAND.main(argv, prog)
-
-
-def entry() -> None:
-    sys.exit(main())
+main = COMMAND.main  # what tests, ``python -m`` and the old spellings call
 
 
 if __name__ == "__main__":
-    entry()
+    COMMAND.entry()
