@@ -16,7 +16,6 @@ import contextlib
 import itertools
 import json
 import sys
-import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from rag.documents.markdown import file_places
 from rag.errors import IndexNotUpdated, IndexUnusable, RagError
 from rag.index.embedding import Encoder, index_embedder, load_embedder
 from rag.index.lexical import KIND as LEXICAL_KIND
+from rag.index.progress import BuildProgress
 from rag.index.store import (
     BUILD_NAME,
     INDEXED_TEXT,
@@ -45,7 +45,6 @@ from rag.index.store import (
 from rag.types import Chunk, Extracted
 
 EMBED_BATCH = 256  # chunks embedded and written at a time: the build's memory does not grow with a file
-PROGRESS_EVERY_S = 15.0
 
 
 @dataclass
@@ -373,16 +372,18 @@ def _update_index(
     files: dict[str, dict] = {}
     decided = [(source, path, *_is_unchanged(path, states.get(source))) for source, path in found]
     reuse = {source for source, _, same, _ in decided if same and _same_reader(source, states[source])}
-    embedded = embed_files(
-        [(source, path, digest) for source, path, _, digest in decided if source not in reuse], config
-    )
-    with BuildWriter(index_dir, embedder.dim) as writer, contextlib.closing(embedded):
+    to_embed = [(source, path, digest) for source, path, _, digest in decided if source not in reuse]
+    sizes = {source: _size(path) for source, path, _ in to_embed}
+    embedded = embed_files(to_embed, config)
+    progress = BuildProgress(sum(sizes.values()), log)
+    with BuildWriter(index_dir, embedder.dim) as writer, contextlib.closing(embedded), contextlib.closing(progress):
         for source, path, same, _ in decided:
             if source in reuse and old is not None:
                 files[source] = _reuse_file(source, path, states[source], old, writer, report)
             else:
                 (report.reread if same else report.changed if source in states else report.added).append(source)
-                files[source] = _write_embedded(source, next(embedded, None), writer, report, log)
+                item = next(embedded, None)
+                files[source] = _write_embedded(source, item, writer, report, log, progress, sizes[source])
         report.removed = sorted(set(states) - set(files))
         report.chunks, report.files = writer.size, len(files)
         writer.finish({**settings, "files": files})
@@ -422,8 +423,17 @@ def _reuse_file(
     return {**state.row(), "first": first, "mtime_ns": path.stat().st_mtime_ns}
 
 
-def _write_embedded(source: str, item: Embedded | None, writer: BuildWriter, report: UpdateReport, log: TextIO) -> dict:
-    """Add a changed file's embedded rows (and kept text) to the build; its manifest entry."""
+def _write_embedded(
+    source: str,
+    item: Embedded | None,
+    writer: BuildWriter,
+    report: UpdateReport,
+    log: TextIO,
+    progress: BuildProgress,
+    size: int,
+) -> dict:
+    """Add a changed file's embedded rows (and kept text) to the build; its manifest entry. ``size``: the
+    file's bytes, which ``progress`` counts in (a chunk's end over the text's length says how far in)."""
     if item is None or item.source != source:
         got = "nothing" if item is None else item.source
         raise RuntimeError(f"embedded files arrived out of order: {got} where {source} was due")
@@ -431,29 +441,23 @@ def _write_embedded(source: str, item: Embedded | None, writer: BuildWriter, rep
     if entry.skipped:
         report.skipped[source] = entry.skipped
         print(skip_warning(source, entry.skipped), file=log)
+        progress.file_done(size)
         return entry.row()
     if item.kept is not None:
         writer.add_text(source, item.kept)
     entry.first = writer.size
-    progress = Progress(source, log)
+    length = len(item.kept.text) if item.kept is not None else size  # a streamed text: its bytes, near enough
     for chunks, vectors in item.rows:
         writer.add(chunks, vectors)
         report.embedded_chunks += len(chunks)
-        progress.update(writer.size - entry.first)
+        progress.advance(len(chunks), chunks[-1].end / max(length, 1) if chunks else 0.0, size)
+    progress.file_done(size)
     entry.count = writer.size - entry.first
     return entry.row()
 
 
-class Progress:
-    """A line on the log every ``every`` seconds while a large file is embedded (quiet for small ones)."""
-
-    def __init__(self, source: str, log: TextIO, every: float = PROGRESS_EVERY_S) -> None:
-        self.source, self.log, self.every = source, log, every
-        self.started = self.last = time.monotonic()
-
-    def update(self, chunks: int) -> None:
-        now = time.monotonic()
-        if now - self.last >= self.every:
-            rate = chunks / max(now - self.started, 1e-9)
-            print(f"  {self.source}: {chunks} chunks embedded ({rate:.0f}/s)", file=self.log, flush=True)
-            self.last = now
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # gone meanwhile: reading it says so
+        return 0
