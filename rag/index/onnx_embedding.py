@@ -15,7 +15,6 @@ sorted by length. Vectors match ``rag.index.embedding.Embedder`` to a cosine abo
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import uuid
@@ -27,7 +26,7 @@ import numpy as np
 from rag.config import EMBEDDING_MODEL, embedder_name, set_offline_env
 from rag.config import cache_dir as default_cache_dir
 from rag.errors import RagError
-from rag.onnx_export import write_onnx
+from rag.onnx_export import file_digest, write_onnx
 
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -98,7 +97,7 @@ class FastEmbedder:
 def export_onnx(source: Path, cache_dir: Path) -> Path:
     """The ONNX file for the weights in ``source``, exported on first use (needs torch and onnx then)."""
     weights = source / "model.safetensors"
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    digest = file_digest(weights)
     path = cache_dir / f"all-MiniLM-L6-v2-{digest}-eager.onnx"
     if path.is_file():
         return path

@@ -10,13 +10,12 @@ bench/ask_bench.py compares its speed and answers with torch fp32, bf16 and int8
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 
 from rag.config import cache_dir as default_cache_dir
-from rag.onnx_export import write_onnx
+from rag.onnx_export import file_digest, write_onnx
 from rag.reader.folder import check_folder
 
 INPUTS = ("input_ids", "token_type_ids", "attention_mask", "context_mask")
@@ -28,11 +27,7 @@ def weights_digest(model_dir: Path) -> str:
     weights = model_dir / WEIGHTS
     if not weights.is_file():
         raise FileNotFoundError(f"no {WEIGHTS} in {model_dir}")
-    digest = hashlib.sha256()
-    with open(weights, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()[:16]
+    return file_digest(weights)
 
 
 def onnx_path(model_dir: Path, cache_dir: Path | None = None) -> Path:
