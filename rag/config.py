@@ -54,6 +54,11 @@ THREADS = 0  # threads the models compute with; 0: one per core
 
 MAX_QUESTION_CHARS = 2000
 
+# The chat (ui): questions in flight at once. Their page work (reply, sources, the network) overlaps;
+# retrieval and reading still take turns on the shared models (ui.core.Assistant), so one client's
+# answer is never slower for it, and 8 clients wait less (bench/chat_load.py).
+CONCURRENT_QUESTIONS = 8
+
 # The environment variable of each setting (rag.settings.Settings.load reads them).
 ENVIRONMENT = {
     "docs": "RAG_DOCS",

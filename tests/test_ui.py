@@ -937,3 +937,14 @@ def test_a_kept_chat_message_is_read_back_as_text_or_left_out():
     assert message_text({"role": "assistant", "content": [{"type": "text", "text": "<div>x</div>"}]}) == "<div>x</div>"
     assert message_text({"role": "user", "content": [{"type": "file", "path": "/etc/passwd"}]}) is None
     assert message_text({"role": "user", "content": 3}) is None
+
+
+def test_questions_share_one_pool_of_the_chosen_size(tmp_path: Path):
+    """Every way of asking (Enter, Ask, an example) answers in one pool of ``--concurrency`` questions at
+    once (bench/chat_load.py measures what it does); the models' work still takes turns (Assistant.lock)."""
+    from ui.app import build
+
+    demo = build(Assistant(FakePipeline(docs_with(tmp_path, a_txt="A.")), concurrency=3))  # type: ignore[arg-type]
+    responds = [f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "respond"]
+    assert len(responds) >= 3
+    assert {(f.concurrency_limit, f.concurrency_id) for f in responds} == {(3, "respond")}

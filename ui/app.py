@@ -20,7 +20,7 @@ import gradio as gr
 from fastapi.responses import HTMLResponse
 from gradio.utils import get_upload_folder as gradio_upload_folder
 
-from rag.config import TOP_K
+from rag.config import CONCURRENT_QUESTIONS, TOP_K
 from rag.documents.folder import check_docs_dir
 from rag.errors import RagError, UsageError
 from rag.pipeline import Pipeline
@@ -238,9 +238,15 @@ def check_port(host: str, port: int) -> None:
             raise UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
 
 
-def serve(settings: Settings, host: str, port: int, announce: Callable[[str], None] | None = None) -> None:
+def serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    announce: Callable[[str], None] | None = None,
+    concurrency: int = CONCURRENT_QUESTIONS,
+) -> None:
     """Build the page over ``settings`` and serve it until interrupted (``rag ui``); ``announce`` is told the
-    address once the page answers."""
+    address once the page answers; ``concurrency``: questions in flight at once."""
     check_docs_dir(settings.docs)
     check_port(host, port)
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
@@ -252,7 +258,7 @@ def serve(settings: Settings, host: str, port: int, announce: Callable[[str], No
     readers, unavailable = load_readers(pipe)
     for name, why in unavailable.items():
         log.warning("the %s reader is unavailable: %s", name, why)
-    assistant = Assistant(pipe, readers, uploads_dir=Path(gradio_upload_folder()))
+    assistant = Assistant(pipe, readers, uploads_dir=Path(gradio_upload_folder()), concurrency=concurrency)
     demo = build(assistant, settings.top_k, unavailable)
     demo.queue()
     try:

@@ -256,6 +256,8 @@ def wire_chat(
             [pending, chat, settings.k, settings.level, settings.reader, search_in, conversation],
             [chat, pending, running, ask, conversation],
             show_progress="hidden",
+            concurrency_limit=assistant.concurrency,  # one pool for every way of asking
+            concurrency_id="respond",
         )
         answers.append(answered)
         answered.then(remember, [chat, conversation], saved, queue=False, show_progress="hidden")

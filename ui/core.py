@@ -80,14 +80,20 @@ class Assistant:
     """
 
     def __init__(
-        self, pipe: Pipeline, readers: dict[str, Reader] | None = None, uploads_dir: Path | None = None
+        self,
+        pipe: Pipeline,
+        readers: dict[str, Reader] | None = None,
+        uploads_dir: Path | None = None,
+        concurrency: int = 1,
     ) -> None:
-        """``uploads_dir``: where uploads must come from (the server's upload folder); None for library use."""
+        """``uploads_dir``: where uploads must come from (the server's upload folder); None for library use.
+        ``concurrency``: questions the page handles at once (their models' work still takes turns)."""
         self.pipe = pipe
         self.lock = threading.Lock()  # one question at a time through the shared models
         self.index_lock = threading.Lock()  # one document change at a time; the new index is switched in when built
         self.readers = readers or {pipe.reader.name: pipe.reader}
         self.uploads_dir = uploads_dir
+        self.concurrency = concurrency
 
     @property
     def docs_dir(self) -> Path:

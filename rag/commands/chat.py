@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from rag.commands.common import Command, answering_flags, corpus_flags, settings_of
+from rag.commands.common import Command, answering_flags, corpus_flags, positive_int, settings_of
+from rag.config import CONCURRENT_QUESTIONS
 
 DESCRIPTION = (
     "Chat with your documents in the browser, every answer cited and highlighted. Serves on 127.0.0.1 unless "
@@ -22,6 +23,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """rag ui's own flags: where to serve."""
     parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=7860, help="port to serve on (default: %(default)s)")
+    parser.add_argument(
+        "--concurrency",
+        type=positive_int,
+        default=CONCURRENT_QUESTIONS,
+        metavar="N",
+        help="questions in flight at once; their retrieval and reading take turns on the models, the rest "
+        "overlaps (default: %(default)s; 1 answers one question at a time)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
             shown = {"url": url, "docs": str(settings.docs), "index": str(settings.index), "reader": settings.reader}
             print(json.dumps(shown), flush=True)
 
-    serve(settings, args.host, args.port, announce)
+    serve(settings, args.host, args.port, announce, args.concurrency)
     return 0
 
 
