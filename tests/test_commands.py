@@ -87,3 +87,24 @@ def test_a_bad_setting_is_one_line_naming_the_flag(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and "--chunk-tokens" in err
     assert not (tmp_path / "ix").exists()  # checked before anything is written
+
+
+@pytest.mark.slow
+def test_ui_json_says_where_the_page_is_once_it_answers(tmp_path):
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "rag", "ui", "--json", "--docs", str(SEEDS), "--index", str(tmp_path / "ix"),
+           "--port", str(port), "--reader", "baseline"]  # fmt: skip
+    server = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        shown = json.loads(server.stdout.readline())
+        assert shown["url"] == f"http://127.0.0.1:{port}/" and shown["reader"] == "baseline"
+        with urllib.request.urlopen(shown["url"], timeout=30) as page:
+            assert page.status == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

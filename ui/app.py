@@ -244,9 +244,11 @@ def serve(
     port: int,
     announce: Callable[[str], None] | None = None,
     concurrency: int = CONCURRENT_QUESTIONS,
+    quiet: bool = False,
 ) -> None:
     """Build the page over ``settings`` and serve it until interrupted (``rag ui``); ``announce`` is told the
-    address once the page answers; ``concurrency``: questions in flight at once."""
+    address once the page answers; ``concurrency``: questions in flight at once; ``quiet``: Gradio prints
+    nothing on stdout (``rag ui --json`` keeps stdout for its JSON line)."""
     check_docs_dir(settings.docs)
     check_port(host, port)
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
@@ -273,6 +275,7 @@ def serve(
             js=PAGE_JS,
             footer_links=[],  # no Gradio footer: its settings panel is for developers
             prevent_thread_lock=True,
+            quiet=quiet,
         )
     except OSError as exc:
         raise RagError(f"cannot serve on {host}:{port}: {exc}") from None

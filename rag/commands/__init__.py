@@ -14,7 +14,7 @@ import argparse
 import importlib
 import sys
 
-from rag.commands.common import wrap
+from rag.commands.common import Command, wrap
 
 # name -> (module, one line for ``rag --help``)
 SUBCOMMANDS = {
@@ -47,7 +47,7 @@ def top_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def subcommand(name: str):  # noqa: ANN201 - a rag.commands.common.Command
+def subcommand(name: str) -> Command:
     """The subcommand called ``name``, its module imported now."""
     return importlib.import_module(SUBCOMMANDS[name][0]).COMMAND
 

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
             shown = {"url": url, "docs": str(settings.docs), "index": str(settings.index), "reader": settings.reader}
             print(json.dumps(shown), flush=True)
 
-    serve(settings, args.host, args.port, announce, args.concurrency)
+    serve(settings, args.host, args.port, announce, args.concurrency, quiet=args.json)
     return 0
 
 
