@@ -38,8 +38,9 @@ DESCRIPTION = (
     "once; with --json each answer is one JSON object per line, and a bad line becomes a JSON error line while "
     'the rest are still answered. A stdin line may be a JSON object, {"question": ..., "history": [earlier '
     'questions, oldest first]}: a short follow-up ("and who is in it?") is then searched with the subject of its '
-    'history, as the chat does, and its JSON answer adds "searched_as"; --after Q does the same for a question '
-    "argument. --reader-model DIR reads with any local Hugging Face extractive-QA checkpoint "
+    'history, as the chat does, and its JSON answer adds "searched_as" and "read_as" (the question as the '
+    "reader read it, the subject folded in); --after Q does the same for a question argument. --reader-model "
+    "DIR reads with any local Hugging Face extractive-QA checkpoint "
     "(its rag_reader.json, if any, gives the threshold, else 0.5); --read-context C lets the reader also see C "
     "characters of the document on each side of every passage (off by default). --ray ADDRESS spreads the stdin "
     "questions over actors of a Ray cluster, each loading the index and models once; answers keep the input order."
