@@ -41,7 +41,7 @@ from rag.types import Extracted
 PLAIN_SUFFIXES = (".txt", ".md")
 # Formats read by a module of their own: suffix -> (module of rag.documents, its function of bytes -> Extracted).
 # Imported on first use, so python-pptx and openpyxl load only when such a file is read.
-READERS = {
+FORMAT_MODULES = {
     ".odt": ("opendocument", "odt_text"),
     ".pptx": ("office", "pptx_text"),
     ".xlsx": ("sheets", "xlsx_text"),
@@ -50,7 +50,7 @@ READERS = {
     ".eml": ("mail", "eml_text"),
 }
 # Every kind the indexer reads: the one list the folder scan, the CLI's help and the chat's upload use.
-DOC_SUFFIXES = (*PLAIN_SUFFIXES, ".html", ".htm", ".pdf", ".docx", *READERS)
+DOC_SUFFIXES = (*PLAIN_SUFFIXES, ".html", ".htm", ".pdf", ".docx", *FORMAT_MODULES)
 # The version of each kind's reader: bump it when what a reader makes of the same bytes changes (its text,
 # offsets, places or encoding), and every index re-reads files of that kind once (``reader_version``).
 READER_VERSIONS = {
@@ -130,8 +130,8 @@ def reader_version(source: str) -> str:
 def extract(source: str, data: bytes) -> Extracted:
     """The text of a file named ``source`` (only its suffix matters), and its page starts for PDFs."""
     suffix = suffix_of(source)
-    if suffix in READERS:
-        module, function = READERS[suffix]
+    if suffix in FORMAT_MODULES:
+        module, function = FORMAT_MODULES[suffix]
         return getattr(importlib.import_module(f"rag.documents.{module}"), function)(data)
     if suffix in (".html", ".htm"):
         return html_extracted(data)
