@@ -141,9 +141,7 @@ class Pipeline:
         settings' for the pipeline's own reader, else the reader's calibrated one."""
         if threshold is not None:
             return threshold
-        if reader is self.reader and self.settings.threshold is not None:
-            return self.settings.threshold
-        return reader.threshold
+        return self.settings.applied_threshold(reader.threshold) if reader is self.reader else reader.threshold
 
     def retrieve(self, question: str, k: int | None = None, sources: Collection[str] | None = None) -> list[Passage]:
         """The best passages for ``question``; ``sources``: only from these files (None: all)."""

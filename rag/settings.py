@@ -100,6 +100,10 @@ class Settings:
         size = CHUNK_TOKENS if self.chunk_tokens is None else self.chunk_tokens
         return size, CHUNK_OVERLAP if self.chunk_overlap is None else self.chunk_overlap
 
+    def applied_threshold(self, calibrated: float) -> float:
+        """The threshold the settings' reader is held to: ``threshold`` when given, else its ``calibrated`` one."""
+        return calibrated if self.threshold is None else self.threshold
+
     def absolute(self) -> Settings:
         """The same settings with absolute paths, for processes that run elsewhere (cluster actors)."""
         model = None if self.reader_model is None else self.reader_model.absolute()

@@ -20,7 +20,6 @@ from pathlib import Path
 from rag.commands.common import Command, answering_flags, corpus_flags, ray_flags, settings_of
 from rag.config import cache_dir, data_dir
 from rag.errors import UsageError
-from rag.index.build import EmbedFiles
 from rag.pipeline import Pipeline
 from rag.reader import Reader, load_reader
 from rag.settings import Settings
@@ -111,6 +110,7 @@ def _evaluate(args: argparse.Namespace, settings: Settings, actors: int | None) 
     from rag.eval.gold import load_gold, load_squad, materialise_squad, sample
     from rag.eval.harness import rank_by_answer, rank_by_source, run_open, run_reader, summarise
     from rag.eval.metrics import label_table
+    from rag.index.build import embedder_for
 
     if args.gold:
         kind, items = "gold", load_gold(args.gold)
@@ -130,14 +130,20 @@ def _evaluate(args: argparse.Namespace, settings: Settings, actors: int | None) 
 
         spread, shown["ray_actors"] = partial(on_actors, actors=actors), actors
     if kind == "squad-reader":
-        threshold = reader.threshold if settings.threshold is None else settings.threshold
+        threshold = settings.applied_threshold(reader.threshold)
         records = run_reader(reader, threshold, items, spread, settings)
         summary = summarise(records, with_retrieval=False, wrong_limit=WRONG_SHOWN)
     else:
         if args.squad:
             docs = materialise_squad(args.squad, squad_cache())
             settings = replace(settings, docs=docs, index=docs.parent / "index")  # the file's paragraphs
-        pipe = Pipeline(settings, reader=reader, embed_files=cluster_embedding(settings, actors))
+        embedder = embedder_for(settings.index, settings.embedding, settings.threads)
+        embed_files = None
+        if actors is not None:  # changed files are embedded on the cluster
+            from rag.cluster.index import embed_like
+
+            embed_files = embed_like(embedder, actors)
+        pipe = Pipeline(settings, embedder=embedder, reader=reader, embed_files=embed_files)
         threshold = pipe.threshold_for(reader)
         records = run_open(pipe, items, rank_by_answer if args.gold else rank_by_source, spread)
         summary = summarise(records, wrong_limit=None if args.gold else WRONG_SHOWN)
@@ -157,16 +163,6 @@ def _evaluate(args: argparse.Namespace, settings: Settings, actors: int | None) 
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **summary,
     }
-
-
-def cluster_embedding(settings: Settings, actors: int | None) -> EmbedFiles | None:
-    """With a cluster, changed files are embedded on its actors; None embeds here."""
-    if actors is None:
-        return None
-    from rag.cluster.index import embed_like
-    from rag.index.build import embedder_for
-
-    return embed_like(embedder_for(settings.index, settings.embedding, settings.threads), actors)
 
 
 def save(report: dict, args: argparse.Namespace) -> Path:
