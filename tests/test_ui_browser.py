@@ -75,7 +75,21 @@ def app(tmp_path_factory) -> Iterator[tuple[str, Path]]:
     url = f"http://127.0.0.1:{port}/"
     log = work / "app.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "GRADIO_TEMP_DIR": str(work / "uploads")}
-    cmd = [sys.executable, "-m", "ui.app", "--docs", "seeds", "--index", "index", "--port", str(port)]
+    # One question at a time, as before --concurrency: the busy-state tests need a question to wait behind
+    # another tab's however fast the machine is (concurrency itself: test_ui.py and bench/chat_load.py).
+    cmd = [
+        sys.executable,
+        "-m",
+        "ui.app",
+        "--docs",
+        "seeds",
+        "--index",
+        "index",
+        "--port",
+        str(port),
+        "--concurrency",
+        "1",
+    ]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
